@@ -1,0 +1,210 @@
+"""The shotbase exception tree.
+
+Every error has a stable ``code`` and a wire ``exception`` name (what the ftrack ``/api``
+error object carries in ``exception``)::
+
+    ShotbaseError                         shotbase.error
+    ├── ConfigurationError                configuration.invalid
+    ├── AuthenticationError               auth.invalid_credentials
+    ├── RequestError                      request.invalid
+    │   └── UnknownActionError            request.unknown_action
+    ├── SchemaError                       schema.invalid
+    │   ├── UnknownEntityTypeError        schema.unknown_entity_type
+    │   └── UnknownAttributeError         schema.unknown_attribute
+    ├── QueryError                        query.invalid
+    │   └── QuerySyntaxError              query.syntax
+    ├── ValidationError                   entity.invalid
+    │   ├── MissingAttributeError         entity.missing_attribute
+    │   └── ImmutableAttributeError       entity.immutable_attribute
+    ├── EntityNotFoundError               entity.not_found
+    └── DuplicateEntityError              entity.duplicate
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "DuplicateEntityError",
+    "EntityNotFoundError",
+    "ImmutableAttributeError",
+    "MissingAttributeError",
+    "QueryError",
+    "QuerySyntaxError",
+    "RequestError",
+    "SchemaError",
+    "ShotbaseError",
+    "UnknownActionError",
+    "UnknownAttributeError",
+    "UnknownEntityTypeError",
+    "ValidationError",
+    "closest",
+]
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate most similar to ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class ShotbaseError(Exception):
+    """Root of every error shotbase raises on purpose."""
+
+    code = "shotbase.error"
+    wire_name = "ServerError"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(ShotbaseError):
+    """A setting or argument has a value that cannot work."""
+
+    code = "configuration.invalid"
+    wire_name = "ConfigurationError"
+    http_status = 500
+
+
+class AuthenticationError(ShotbaseError):
+    """The request carried no credentials or wrong ones."""
+
+    code = "auth.invalid_credentials"
+    wire_name = "InvalidCredentialsError"
+    http_status = 401
+
+
+class RequestError(ShotbaseError):
+    """The request body is not a valid batch of operations."""
+
+    code = "request.invalid"
+    wire_name = "ValueError"
+    http_status = 400
+
+
+class UnknownActionError(RequestError):
+    """An operation names an action this server does not offer."""
+
+    code = "request.unknown_action"
+
+    def __init__(self, action: str) -> None:
+        # The official client recognises this exact wording as "not supported by the server".
+        super().__init__(f"Invalid action u'{action}'")
+        self.action = action
+
+
+class SchemaError(ShotbaseError):
+    """The schema definition is inconsistent, or a name is not in it."""
+
+    code = "schema.invalid"
+    wire_name = "SchemaError"
+    http_status = 400
+
+
+class UnknownEntityTypeError(SchemaError):
+    """An entity type name that the schema does not define."""
+
+    code = "schema.unknown_entity_type"
+    wire_name = "UnknownEntityTypeError"
+
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        suggestion = closest(name, known)
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"Unknown entity type {name!r}.{hint}")
+        self.name, self.suggestion = name, suggestion
+
+
+class UnknownAttributeError(SchemaError):
+    """An attribute name that the entity type does not have."""
+
+    code = "schema.unknown_attribute"
+    wire_name = "UnknownAttributeError"
+
+    def __init__(self, entity_type: str, name: str, known: Iterable[str] = ()) -> None:
+        suggestion = closest(name, known)
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"{entity_type} has no attribute {name!r}.{hint}")
+        self.entity_type, self.name, self.suggestion = entity_type, name, suggestion
+
+
+class QueryError(ShotbaseError):
+    """A query is well formed but cannot be run."""
+
+    code = "query.invalid"
+    wire_name = "QueryError"
+    http_status = 400
+
+
+class QuerySyntaxError(QueryError):
+    """A query cannot be parsed; the message shows where."""
+
+    code = "query.syntax"
+    wire_name = "ParseError"
+
+    def __init__(self, expected: str, text: str, line: int, column: int) -> None:
+        source_line = text.splitlines()[line - 1] if text.splitlines() else ""
+        pointer = " " * (column - 1) + "^"
+        super().__init__(
+            f"expected {expected} at line {line}, column {column}\n  {source_line}\n  {pointer}"
+        )
+        self.expected, self.text, self.line, self.column = expected, text, line, column
+
+
+class ValidationError(ShotbaseError):
+    """Entity data breaks a rule of the schema."""
+
+    code = "entity.invalid"
+    wire_name = "ValidationError"
+    http_status = 400
+
+
+class MissingAttributeError(ValidationError):
+    """A required attribute has no value."""
+
+    code = "entity.missing_attribute"
+
+    def __init__(self, entity_type: str, name: str) -> None:
+        super().__init__(f"{entity_type} requires a value for {name!r}.")
+        self.entity_type, self.name = entity_type, name
+
+
+class ImmutableAttributeError(ValidationError):
+    """An update tried to change an attribute that is fixed after creation."""
+
+    code = "entity.immutable_attribute"
+
+    def __init__(self, entity_type: str, name: str) -> None:
+        super().__init__(f"{entity_type} attribute {name!r} cannot be changed after creation.")
+        self.entity_type, self.name = entity_type, name
+
+
+class EntityNotFoundError(ShotbaseError):
+    """An operation refers to an entity that does not exist."""
+
+    code = "entity.not_found"
+    wire_name = "NotFoundError"
+    http_status = 404
+
+    def __init__(self, entity_type: str, key: Iterable[object]) -> None:
+        shown = ", ".join(str(part) for part in key)
+        super().__init__(f"No {entity_type} with key ({shown}) exists.")
+        self.entity_type, self.key = entity_type, tuple(key)
+
+
+class DuplicateEntityError(ShotbaseError):
+    """A create or update would give two entities the same key or unique value."""
+
+    code = "entity.duplicate"
+    # The official client recognises duplicates by this name (e.g. in User.start_timer).
+    wire_name = "DuplicateEntryError"
+    http_status = 409
+
+    def __init__(self, entity_type: str, key: Iterable[object]) -> None:
+        shown = ", ".join(str(part) for part in key)
+        super().__init__(f"A {entity_type} with key ({shown}) already exists.")
+        self.entity_type, self.key = entity_type, tuple(key)

@@ -1,0 +1,322 @@
+"""Compile a query's syntax tree into SQLAlchemy Core, every value a bound parameter.
+
+Attribute paths become correlated ``EXISTS`` subqueries: one per reference or collection step,
+so ``status.state.short is "DONE"`` reads "there is a status, joined to this row, that has a
+state, joined to it, whose short is DONE". That one form serves references, collections,
+``has`` and ``any`` alike and lets the database use its key indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from shotbase.errors import QueryError, UnknownAttributeError
+from shotbase.query import ast
+from shotbase.schema.model import Attribute, AttributeKind, EntityType
+from shotbase.schema.relations import Relation
+from shotbase.schema.values import coerce_literal
+from shotbase.store.tables import TYPE_COLUMN, Tables
+
+__all__ = ["CompiledQuery", "QueryCompiler"]
+
+Condition = ColumnElement[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """A root select plus what the loader needs to finish the answer."""
+
+    entity_type: EntityType
+    table: sa.FromClause
+    statement: sa.Select[Any]
+    offset: int
+    limit: int | None
+
+
+class QueryCompiler:
+    """Turns :class:`ast.Query` values into SQL for one set of tables."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.schema = tables.schema
+
+    def __repr__(self) -> str:
+        return f"QueryCompiler({self.tables!r})"
+
+    def compile(self, query: ast.Query, *, page_size: int | None = None) -> CompiledQuery:
+        """Compile the root select of ``query``: keys and type of each matching row, in order.
+
+        Raises:
+            UnknownEntityTypeError, UnknownAttributeError, QueryError, ValidationError.
+        """
+        entity_type = self.schema.get(query.entity_type)
+        table = self.tables.of(entity_type)
+        statement = sa.select(*table.c).where(*self.type_filter(entity_type, table))
+        if query.where is not None:
+            statement = statement.where(self.condition(entity_type, table, query.where))
+        for key in query.order_by:
+            column = self.order_column(entity_type, table, key.path)
+            statement = statement.order_by(column.desc() if key.descending else column.asc())
+        statement = statement.order_by(*(table.c[name] for name in entity_type.primary_key))
+        offset = query.offset or 0
+        limit = query.limit if query.limit is not None else page_size
+        if page_size is not None and limit is not None:
+            limit = min(limit, page_size)
+        if offset:
+            statement = statement.offset(offset)
+        if limit is not None:
+            # One row more than asked tells whether another page follows.
+            statement = statement.limit(limit + 1)
+        return CompiledQuery(entity_type, table, statement, offset, limit)
+
+    def type_filter(self, entity_type: EntityType, table: sa.FromClause) -> list[Condition]:
+        """Rows of ``entity_type`` and its subtypes only, when its table holds other types."""
+        family = list(entity_type.root.descendants())
+        if len(family) == 1:
+            return []
+        members = [member.id for member in entity_type.descendants()]
+        if len(members) == len(family):
+            return []
+        if len(members) == 1:
+            return [table.c[TYPE_COLUMN] == members[0]]
+        return [table.c[TYPE_COLUMN].in_(members)]
+
+    # Conditions ----------------------------------------------------------------------------
+
+    def condition(
+        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Expression
+    ) -> Condition:
+        """Compile a where-expression evaluated against rows of ``table``."""
+        if isinstance(expression, ast.And):
+            return sa.and_(*(self.condition(entity_type, table, e) for e in expression.items))
+        if isinstance(expression, ast.Or):
+            return sa.or_(*(self.condition(entity_type, table, e) for e in expression.items))
+        if isinstance(expression, ast.Not):
+            return sa.not_(self.condition(entity_type, table, expression.item))
+        if isinstance(expression, ast.Relational):
+            return self._relational(entity_type, table, expression)
+        return self._comparison(entity_type, table, expression)
+
+    def _relational(
+        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Relational
+    ) -> Condition:
+        *steps, last = expression.path
+        attribute = self._resolve_attribute(entity_type, last) if not steps else None
+        if steps:
+            inner = ast.Relational((last,), expression.relation, expression.criteria)
+            return self._through(entity_type, table, steps, inner)
+        assert attribute is not None
+        if attribute.kind is AttributeKind.SCALAR:
+            raise QueryError(
+                f"{entity_type.id}.{last} is not a relation; "
+                f"'{expression.relation}' needs a reference or a collection."
+            )
+        is_collection = attribute.kind is not AttributeKind.REFERENCE
+        if expression.relation == "has" and is_collection:
+            raise QueryError(f"{entity_type.id}.{last} is a collection: use 'any', not 'has'.")
+        if expression.relation == "any" and not is_collection:
+            raise QueryError(f"{entity_type.id}.{last} is a reference: use 'has', not 'any'.")
+        return self._exists(entity_type, table, last, expression.criteria)
+
+    def _comparison(
+        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Comparison
+    ) -> Condition:
+        first, *rest = expression.path
+        attribute = self._resolve_attribute(entity_type, first)
+        if rest:
+            if attribute.kind is AttributeKind.SCALAR:
+                raise UnknownAttributeError(entity_type.id, ".".join(expression.path))
+            inner = ast.Comparison(tuple(rest), expression.operator, expression.value)
+            return self._exists(entity_type, table, first, inner)
+        if attribute.kind is not AttributeKind.SCALAR:
+            return self._compare_relation(entity_type, table, attribute, expression)
+        column = self._scalar_column(entity_type, table, attribute)
+        return self._compare(entity_type.id, attribute, column, expression)
+
+    def _compare_relation(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        attribute: Attribute,
+        expression: ast.Comparison,
+    ) -> Condition:
+        """``parent is None`` / ``parent is_not None`` on a reference held by a column."""
+        relation = self.tables.relation(entity_type, attribute.name)
+        is_null = isinstance(expression.value, ast.Literal) and not expression.value.quoted
+        is_null = is_null and expression.value.text.lower() in ("none", "null")  # type: ignore[union-attr]
+        if relation.is_collection or not relation.pairs or not is_null:
+            raise QueryError(
+                f"{entity_type.id}.{attribute.name} is a relation; compare one of its "
+                f"attributes instead, e.g. {attribute.name}.id."
+            )
+        holder = table.c[relation.pairs[0][0]]
+        if expression.operator == "is":
+            return holder.is_(None)
+        if expression.operator == "is_not":
+            return holder.is_not(None)
+        raise QueryError(f"{entity_type.id}.{attribute.name} can only be compared with None.")
+
+    def _compare(
+        self,
+        type_id: str,
+        attribute: Attribute,
+        column: sa.ColumnElement[Any],
+        expression: ast.Comparison,
+    ) -> Condition:
+        operator, value = expression.operator, expression.value
+        if operator in ("in", "not_in"):
+            if isinstance(value, ast.SubQuery):
+                members: Any = self._subquery(value.query)
+            elif isinstance(value, ast.LiteralList):
+                members = [
+                    coerce_literal(type_id, attribute, item.text, item.quoted)
+                    for item in value.items
+                ]
+            else:
+                members = [coerce_literal(type_id, attribute, value.text, value.quoted)]
+            condition = column.in_(members)
+            return sa.not_(condition) if operator == "not_in" else condition
+        if not isinstance(value, ast.Literal):
+            raise QueryError(f"'{operator}' compares with one value, not a list.")
+        literal = coerce_literal(type_id, attribute, value.text, value.quoted)
+        if operator in ("is", "is_not") and literal is None:
+            return column.is_(None) if operator == "is" else column.is_not(None)
+        if literal is None:
+            raise QueryError(f"'{operator}' cannot compare with None.")
+        if operator == "is":
+            return column == literal
+        if operator == "is_not":
+            return column != literal
+        if operator in ("like", "not_like"):
+            pattern = sa.func.lower(sa.cast(column, sa.Text))
+            condition = pattern.like(str(literal).lower())
+            return sa.not_(condition) if operator == "not_like" else condition
+        return {
+            ">": column > literal,
+            "<": column < literal,
+            ">=": column >= literal,
+            "<=": column <= literal,
+        }[operator]
+
+    def _subquery(self, query: ast.Query) -> sa.Select[Any]:
+        if len(query.projections) != 1 or query.projections[0].function:
+            raise QueryError("A sub-query must select exactly one attribute, e.g. 'select id'.")
+        entity_type = self.schema.get(query.entity_type)
+        table = self.tables.of(entity_type).alias()
+        path = query.projections[0].path
+        if len(path) != 1:
+            raise QueryError("A sub-query must select a direct attribute, e.g. 'select id'.")
+        attribute = self._resolve_attribute(entity_type, path[0])
+        column = self._scalar_column(entity_type, table, attribute)
+        statement = sa.select(column).where(*self.type_filter(entity_type, table))
+        if query.where is not None:
+            statement = statement.where(self.condition(entity_type, table, query.where))
+        if query.limit is not None or query.offset:
+            order = [table.c[name] for name in entity_type.primary_key]
+            statement = statement.order_by(*order).limit(query.limit).offset(query.offset)
+        return statement
+
+    def _through(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        steps: Sequence[str],
+        inner: ast.Expression,
+    ) -> Condition:
+        first, *rest = steps
+        attribute = self._resolve_attribute(entity_type, first)
+        if attribute.kind is AttributeKind.SCALAR:
+            raise UnknownAttributeError(entity_type.id, ".".join((*steps, "...")))
+        if rest:
+            nested: ast.Expression = ast.Relational(
+                (*rest, *inner.path), inner.relation, inner.criteria  # type: ignore[union-attr]
+            )
+        else:
+            nested = inner
+        return self._exists(entity_type, table, first, nested)
+
+    def _exists(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        name: str,
+        criteria: ast.Expression | None,
+    ) -> Condition:
+        """There is a row related to ``table`` by ``name`` that meets ``criteria``."""
+        relation = self.tables.relation(entity_type, name)
+        target_type = self.schema.get(relation.target)
+        target = self.tables.of(target_type).alias()
+        statement = self.related(relation, table, target)
+        statement = statement.where(*self.type_filter(target_type, target))
+        if criteria is not None:
+            statement = statement.where(self.condition(target_type, target, criteria))
+        return statement.exists()
+
+    def related(
+        self, relation: Relation, owner: sa.FromClause, target: sa.FromClause
+    ) -> sa.Select[Any]:
+        """``select 1 from target`` joined to the owner row by ``relation``."""
+        if relation.tree or relation.derived:
+            raise QueryError(
+                f"{relation.owner}.{relation.name} is computed and cannot be filtered on yet."
+            )
+        if relation.link_table:
+            link = self.tables.links[relation.link_table].alias()
+            return (
+                sa.select(sa.literal(1))
+                .select_from(link.join(target, link.c.target_id == target.c.id))
+                .where(link.c.owner_id == owner.c.id)
+            )
+        if relation.through:
+            link_type = self.schema.get(relation.through)
+            link = self.tables.of(link_type).alias()
+            onward = sa.and_(*(link.c[a] == target.c[b] for a, b in relation.onward))
+            return (
+                sa.select(sa.literal(1))
+                .select_from(link.join(target, onward))
+                .where(*(owner.c[a] == link.c[b] for a, b in relation.pairs))
+            )
+        statement = sa.select(sa.literal(1)).select_from(target)
+        statement = statement.where(*(owner.c[a] == target.c[b] for a, b in relation.pairs))
+        return statement.where(*(target.c[k] == v for k, v in relation.where.items()))
+
+    # Columns -------------------------------------------------------------------------------
+
+    def order_column(
+        self, entity_type: EntityType, table: sa.FromClause, path: Sequence[str]
+    ) -> sa.ColumnElement[Any]:
+        """A column, or a scalar subquery through references, to order rows by."""
+        first, *rest = path
+        attribute = self._resolve_attribute(entity_type, first)
+        if not rest:
+            return self._scalar_column(entity_type, table, attribute)
+        if attribute.kind is not AttributeKind.REFERENCE:
+            raise QueryError(f"Cannot order by {'.'.join(path)}: {first} is not a reference.")
+        relation = self.tables.relation(entity_type, first)
+        target_type = self.schema.get(relation.target)
+        target = self.tables.of(target_type).alias()
+        column = self.order_column(target_type, target, rest)
+        statement = self.related(relation, table, target).with_only_columns(column).limit(1)
+        return statement.scalar_subquery()
+
+    def _scalar_column(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute
+    ) -> sa.ColumnElement[Any]:
+        if attribute.kind is not AttributeKind.SCALAR:
+            raise QueryError(f"{entity_type.id}.{attribute.name} is a relation, not a value.")
+        if not attribute.is_stored:
+            raise QueryError(
+                f"{entity_type.id}.{attribute.name} is computed and cannot be filtered on yet."
+            )
+        return table.c[attribute.name]
+
+    def _resolve_attribute(self, entity_type: EntityType, name: str) -> Attribute:
+        attribute = entity_type.attribute(name)
+        if attribute.is_restricted:
+            raise QueryError(f"{entity_type.id}.{name} cannot be used in queries yet.")
+        return attribute

@@ -1,0 +1,171 @@
+"""Computed attributes: values the server derives when a query projects them.
+
+Each rule takes every row of one answer level at once and returns one value per row, so a
+computed projection costs a fixed number of statements whatever the row count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from shotbase.schema.model import EntityType
+from shotbase.store.tables import TYPE_COLUMN, Tables
+
+__all__ = ["COMPUTED_ATTRIBUTES", "ComputeContext"]
+
+Row = Mapping[str, Any]
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeContext:
+    """What computed values depend on besides the rows: the tables and the server's URL."""
+
+    tables: Tables
+    base_url: str
+
+
+Rule = Callable[[ComputeContext, sa.Connection, EntityType, Sequence[Row]], list[Any]]
+
+
+def thumbnail_url(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """``{"url": ...}`` of the entity's thumbnail, or of the placeholder image."""
+    urls = []
+    for row in rows:
+        thumbnail = row.get("thumbnail_id")
+        if thumbnail:
+            query = urlencode({"id": thumbnail})
+            urls.append({"url": f"{context.base_url}/component/thumbnail?{query}"})
+        else:
+            urls.append({"url": f"{context.base_url}/img/thumbnail2.png"})
+    return urls
+
+
+def component_url(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """``{"value": ...}``: where the component's data can be downloaded from the server."""
+    return [
+        {"value": f"{context.base_url}/component/get?{urlencode({'id': row['component_id']})}"}
+        if row.get("component_id")
+        else {"value": None}
+        for row in rows
+    ]
+
+
+def link(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """The path from the project down to the entity: ``[{"id", "name", "type"}, ...]``."""
+    tables = context.tables
+    if entity_type.root.id == "Context":
+        chains = _context_chains(tables, connection, [row["id"] for row in rows])
+        return [chains[row["id"]] for row in rows]
+    if entity_type.id == "AssetVersion":
+        asset = tables.families["Asset"]
+        asset_ids = sorted({row["asset_id"] for row in rows if row.get("asset_id")})
+        assets = {
+            found["id"]: found
+            for chunk in _chunks(asset_ids)
+            for found in connection.execute(
+                sa.select(asset.c.id, asset.c.name, asset.c.context_id).where(asset.c.id.in_(chunk))
+            ).mappings()
+        }
+        contexts = _context_chains(
+            tables, connection, [a["context_id"] for a in assets.values() if a["context_id"]]
+        )
+        links = []
+        for row in rows:
+            found = assets.get(row.get("asset_id"))
+            chain = list(contexts.get(found["context_id"], [])) if found else []
+            if found:
+                chain.append({"id": found["id"], "name": found["name"], "type": "Asset"})
+            chain.append({"id": row["id"], "name": f"v{row['version'] or 0}", "type": "AssetVersion"})
+            links.append(chain)
+        return links
+    return [[{"id": row["id"], "name": row.get("name"), "type": entity_type.id}] for row in rows]
+
+
+def time_logged(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """Seconds logged on the context: the sum of its timelogs' durations."""
+    totals = _time_logged(context, connection, rows)
+    return [float(totals.get(row["id"], 0.0)) for row in rows]
+
+
+def bid_time_logged_difference(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """Bid minus time logged, in seconds."""
+    totals = _time_logged(context, connection, rows)
+    return [float((row.get("bid") or 0.0) - totals.get(row["id"], 0.0)) for row in rows]
+
+
+def _time_logged(
+    context: ComputeContext, connection: sa.Connection, rows: Sequence[Row]
+) -> dict[str, float]:
+    timelog = context.tables.families["Timelog"]
+    ids = sorted({row["id"] for row in rows})
+    totals: dict[str, float] = {}
+    for chunk in _chunks(ids):
+        statement = (
+            sa.select(timelog.c.context_id, sa.func.sum(timelog.c.duration))
+            .where(timelog.c.context_id.in_(chunk))
+            .group_by(timelog.c.context_id)
+        )
+        for context_id, total in connection.execute(statement):
+            totals[context_id] = float(total or 0.0)
+    return totals
+
+
+def _context_chains(
+    tables: Tables, connection: sa.Connection, ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """For each context id, its ancestors from the project down to itself (one query a level)."""
+    table = tables.families["Context"]
+    rows: dict[str, Row] = {}
+    wanted = set(ids)
+    while wanted:
+        found = []
+        for chunk in _chunks(sorted(wanted)):
+            statement = sa.select(
+                table.c.id, table.c.name, table.c.parent_id, table.c[TYPE_COLUMN]
+            ).where(table.c.id.in_(chunk))
+            found.extend(connection.execute(statement).mappings())
+        for row in found:
+            rows[row["id"]] = row
+        wanted = {row["parent_id"] for row in found if row["parent_id"]} - rows.keys()
+    chains: dict[str, list[dict[str, Any]]] = {}
+    for start in ids:
+        chain: list[dict[str, Any]] = []
+        current = rows.get(start)
+        seen: set[str] = set()
+        while current is not None and current["id"] not in seen:
+            seen.add(current["id"])
+            kind = "Project" if current[TYPE_COLUMN] == "Project" else "TypedContext"
+            chain.append({"id": current["id"], "name": current["name"], "type": kind})
+            current = rows.get(current["parent_id"]) if current["parent_id"] else None
+        chains[start] = list(reversed(chain))
+    return chains
+
+
+def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+COMPUTED_ATTRIBUTES: dict[str, Rule] = {
+    "thumbnail_url": thumbnail_url,
+    "url": component_url,
+    "link": link,
+    "_link": link,
+    "time_logged": time_logged,
+    "bid_time_logged_difference": bid_time_logged_difference,
+}

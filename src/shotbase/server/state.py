@@ -1,0 +1,66 @@
+"""What a running server holds: the schema, its tables, the database and the query compiler."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from shotbase.query.compiler import QueryCompiler
+from shotbase.schema import Schema, load_builtin_schema
+from shotbase.settings import Settings
+from shotbase.store import Database, Tables, build_tables, open_database, upgrade
+from shotbase.store.accounts import create_user, has_users, issue_key
+from shotbase.store.seed import seed
+
+__all__ = ["ServerState", "prepare_database"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False, slots=True)
+class ServerState:
+    """Shared, read-only after start-up, by every request of one server process."""
+
+    settings: Settings
+    schema: Schema
+    tables: Tables
+    database: Database
+    compiler: QueryCompiler
+
+    def __repr__(self) -> str:
+        return f"ServerState({self.database!r})"
+
+    @classmethod
+    def open(cls, settings: Settings) -> ServerState:
+        """Open the database named by ``settings`` and bring it up to date."""
+        Path(settings.data).mkdir(parents=True, exist_ok=True)
+        schema = load_builtin_schema()
+        tables = build_tables(schema)
+        database = open_database(settings.database_url)
+        upgrade(database.engine, tables)
+        with database.transaction(write=True) as connection:
+            seed(tables, connection)
+        return cls(settings, schema, tables, database, QueryCompiler(tables))
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.database.dispose()
+
+
+def prepare_database(state: ServerState, admin_name: str = "admin") -> str | None:
+    """On a database without users, create the admin user and return its new API key."""
+    with state.database.transaction(write=True) as connection:
+        if has_users(state.tables, connection):
+            return None
+        create_user(state.tables, connection, admin_name, admin=True)
+        return issue_key(state.tables, connection, admin_name)
+
+
+def count_rows(state: ServerState, type_id: str) -> int:
+    """How many rows the table behind ``type_id`` holds (for diagnostics and tests)."""
+    table = state.tables.of(state.schema.get(type_id))
+    with state.database.transaction(write=False) as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)

@@ -1,0 +1,96 @@
+"""Database engines: SQLite (embedded default) and PostgreSQL, with their few differences."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from shotbase.errors import ConfigurationError
+
+__all__ = ["Database", "open_database"]
+
+# The only places where the dialects differ.
+DIALECT_OPTIONS: dict[str, dict[str, Any]] = {
+    "sqlite": {"connect_args": {"check_same_thread": False, "timeout": 30}},
+    "postgresql": {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True},
+}
+
+
+class Database:
+    """An engine plus the rule for write transactions (SQLite has one writer at a time)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    def __repr__(self) -> str:
+        return f"Database(url={self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        """A connection in a transaction that commits on success and rolls back on error."""
+        if write and self._write_lock is not None:
+            with self._write_lock, self.engine.connect() as connection:
+                # Take the write lock at BEGIN so that the transaction never has to upgrade.
+                connection.info["begin"] = "BEGIN IMMEDIATE"
+                try:
+                    with connection.begin():
+                        yield connection
+                finally:
+                    connection.info.pop("begin", None)
+            return
+        with self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_database(url: str) -> Database:
+    """Open the database at a SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
+
+    Raises:
+        ConfigurationError: If the URL names a database kind shotbase does not support.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"database URL {url!r} is not a valid URL.") from exc
+    backend = parsed.get_backend_name()
+    if backend not in DIALECT_OPTIONS:
+        raise ConfigurationError(
+            f"database URL {url!r}: use sqlite:///PATH or postgresql://..., not {backend!r}."
+        )
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = sa.create_engine(parsed, **DIALECT_OPTIONS[backend])
+    except ImportError as exc:
+        raise ConfigurationError(
+            "PostgreSQL support needs its driver: pip install 'shotbase[postgres]'."
+        ) from exc
+    if backend == "sqlite":
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        sa.event.listen(engine, "begin", _begin_sqlite)
+    return Database(engine)
+
+
+def _begin_sqlite(connection: sa.Connection) -> None:
+    connection.exec_driver_sql(connection.info.get("begin", "BEGIN"))
+
+
+def _configure_sqlite(connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off; _begin_sqlite emits BEGIN instead.
+    connection.isolation_level = None
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,51 @@
+"""Bring a database's tables up to date with the schema, in place.
+
+New tables are created; columns the schema gained are added to existing tables. Nothing is
+dropped or rewritten, so upgrading never loses data. The applied schema hash is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from shotbase.store.tables import Tables
+
+__all__ = ["upgrade"]
+
+logger = logging.getLogger(__name__)
+
+
+def upgrade(engine: sa.Engine, tables: Tables) -> list[str]:
+    """Create missing tables and add missing columns; return what was done."""
+    done: list[str] = []
+    with engine.begin() as connection:
+        inspector = sa.inspect(connection)
+        existing = set(inspector.get_table_names())
+        for table in tables.metadata.sorted_tables:
+            if table.name not in existing:
+                table.create(connection)
+                done.append(f"created table {table.name}")
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    _add_column(connection, table, column)
+                    done.append(f"added column {table.name}.{column.name}")
+    for step in done:
+        logger.debug("database upgrade: %s", step)
+    if done:
+        logger.info("database upgraded: %d changes", len(done))
+    return done
+
+
+def _add_column(connection: sa.Connection, table: sa.Table, column: sa.Column[object]) -> None:
+    preparer = connection.dialect.identifier_preparer
+    kind = column.type.compile(dialect=connection.dialect)
+    statement = (
+        f"ALTER TABLE {preparer.format_table(table)} "
+        f"ADD COLUMN {preparer.format_column(column)} {kind}"
+    )
+    # Identifiers come from the schema definition, quoted by the dialect; no value is formatted.
+    connection.exec_driver_sql(statement)

@@ -1,0 +1,124 @@
+"""SQLAlchemy Core tables generated from the schema.
+
+Every family of entity types (a type and all the types that extend it) shares one table named
+after the family's root, with a column for every stored attribute of any member and a ``_type``
+column holding the concrete type of each row. Many-to-many relations without an entity type of
+their own get a two-column link table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from shotbase.errors import SchemaError
+from shotbase.schema.model import DataType, EntityType, Schema
+from shotbase.schema.relations import Relation, resolve_relations
+
+__all__ = ["TYPE_COLUMN", "Tables", "build_tables", "table_name"]
+
+TYPE_COLUMN = "_type"
+
+COLUMN_TYPES: dict[DataType, type[sa.types.TypeEngine[object]] | sa.types.TypeEngine[object]] = {
+    DataType.STRING: sa.Text(),
+    DataType.INTEGER: sa.BigInteger(),
+    DataType.NUMBER: sa.Float(),
+    DataType.BOOLEAN: sa.Boolean(),
+    DataType.DATETIME: sa.DateTime(),
+    DataType.VARIABLE: sa.JSON(),
+}
+STORAGE_TYPES = {"string": DataType.STRING, "integer": DataType.INTEGER}
+
+
+def table_name(type_id: str) -> str:
+    """Snake-case table name of a family root: ``CustomAttributeValue`` -> ``custom_attribute_value``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_id).lower()
+
+
+@dataclass(eq=False, slots=True)
+class Tables:
+    """The generated tables and how to find the one behind an entity type."""
+
+    schema: Schema
+    metadata: sa.MetaData
+    relations: dict[tuple[str, str], Relation]
+    families: dict[str, sa.Table]
+    links: dict[str, sa.Table]
+    api_key: sa.Table
+
+    def __repr__(self) -> str:
+        return f"Tables(families={len(self.families)}, links={len(self.links)})"
+
+    def of(self, entity_type: EntityType) -> sa.Table:
+        """Return the table holding rows of ``entity_type``."""
+        return self.families[entity_type.root.id]
+
+    def relation(self, entity_type: EntityType, name: str) -> Relation:
+        """Return how ``entity_type.name`` joins its target."""
+        return self.relations[entity_type.id, name]
+
+
+def build_tables(schema: Schema) -> Tables:
+    """Generate the tables for every family of ``schema``.
+
+    Raises:
+        SchemaError: If two members of one family declare one attribute with different types.
+    """
+    metadata = sa.MetaData()
+    relations = resolve_relations(schema)
+    families = {
+        root.id: _family_table(metadata, root)
+        for root in schema.types.values()
+        if root.base is None
+    }
+    link_names = sorted({r.link_table for r in relations.values() if r.link_table})
+    links = {
+        name: sa.Table(
+            name,
+            metadata,
+            sa.Column("owner_id", sa.Text(), primary_key=True),
+            sa.Column("target_id", sa.Text(), primary_key=True, index=True),
+        )
+        for name in link_names
+    }
+    api_key = sa.Table(
+        "api_key",
+        metadata,
+        sa.Column("id", sa.Text(), primary_key=True),
+        sa.Column("user_id", sa.Text(), nullable=False, index=True),
+        sa.Column("key_hash", sa.Text(), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    return Tables(schema, metadata, relations, families, links, api_key)
+
+
+def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
+    columns: dict[str, DataType] = {}
+    for member in root.descendants():
+        for attribute in member.attributes.values():
+            if attribute.is_stored:
+                assert attribute.data_type is not None
+                _add_column(columns, root, attribute.name, attribute.data_type)
+        for name, kind in member.storage.get("columns", {}).items():
+            _add_column(columns, root, name, STORAGE_TYPES[kind])
+    table_columns = [
+        sa.Column(
+            name,
+            COLUMN_TYPES[data_type],
+            primary_key=name in root.primary_key,
+            index=name.endswith("_id") and name not in root.primary_key,
+        )
+        for name, data_type in columns.items()
+    ]
+    table_columns.append(sa.Column(TYPE_COLUMN, sa.Text(), nullable=False, index=True))
+    return sa.Table(table_name(root.id), metadata, *table_columns)
+
+
+def _add_column(columns: dict[str, DataType], root: EntityType, name: str, kind: DataType) -> None:
+    known = columns.setdefault(name, kind)
+    if known is not kind:
+        raise SchemaError(
+            f"{root.id} family declares {name!r} as both {known.value} and {kind.value}."
+        )
