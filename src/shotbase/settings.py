@@ -79,7 +79,9 @@ class Settings:
         return f"sqlite:///{Path(self.data).resolve() / 'shotbase.sqlite'}"
 
     @classmethod
-    def resolve(cls, explicit: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    def resolve(
+        cls, explicit: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> Settings:
         """Settings from explicit values (CLI), then ``SHOTBASE_*`` variables, then defaults.
 
         Raises:

@@ -179,7 +179,7 @@ class QueryCompiler:
                 ]
             else:
                 members = [coerce_literal(type_id, attribute, value.text, value.quoted)]
-            condition = column.in_(members)
+            condition: Condition = column.in_(members)
             return sa.not_(condition) if operator == "not_in" else condition
         if not isinstance(value, ast.Literal):
             raise QueryError(f"'{operator}' compares with one value, not a list.")
@@ -188,20 +188,19 @@ class QueryCompiler:
             return column.is_(None) if operator == "is" else column.is_not(None)
         if literal is None:
             raise QueryError(f"'{operator}' cannot compare with None.")
-        if operator == "is":
-            return column == literal
-        if operator == "is_not":
-            return column != literal
         if operator in ("like", "not_like"):
             pattern = sa.func.lower(sa.cast(column, sa.Text))
-            condition = pattern.like(str(literal).lower())
-            return sa.not_(condition) if operator == "not_like" else condition
-        return {
+            matched: Condition = pattern.like(str(literal).lower())
+            return sa.not_(matched) if operator == "not_like" else matched
+        compared: Condition = {
+            "is": column == literal,
+            "is_not": column != literal,
             ">": column > literal,
             "<": column < literal,
             ">=": column >= literal,
             "<=": column <= literal,
         }[operator]
+        return compared
 
     def _subquery(self, query: ast.Query) -> sa.Select[Any]:
         if len(query.projections) != 1 or query.projections[0].function:
@@ -226,7 +225,7 @@ class QueryCompiler:
         entity_type: EntityType,
         table: sa.FromClause,
         steps: Sequence[str],
-        inner: ast.Expression,
+        inner: ast.Relational,
     ) -> Condition:
         first, *rest = steps
         attribute = self._resolve_attribute(entity_type, first)
@@ -234,7 +233,9 @@ class QueryCompiler:
             raise UnknownAttributeError(entity_type.id, ".".join((*steps, "...")))
         if rest:
             nested: ast.Expression = ast.Relational(
-                (*rest, *inner.path), inner.relation, inner.criteria  # type: ignore[union-attr]
+                (*rest, *inner.path),
+                inner.relation,
+                inner.criteria,
             )
         else:
             nested = inner

@@ -6,7 +6,7 @@ computed projection costs a fixed number of statements whatever the row count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from shotbase.schema.model import EntityType
 from shotbase.store.tables import TYPE_COLUMN, Tables
+from shotbase.store.types import Row
 
 __all__ = ["COMPUTED_ATTRIBUTES", "ComputeContext"]
 
-Row = Mapping[str, Any]
 CHUNK = 500
 
 
@@ -87,7 +87,9 @@ def link(
             chain = list(contexts.get(found["context_id"], [])) if found else []
             if found:
                 chain.append({"id": found["id"], "name": found["name"], "type": "Asset"})
-            chain.append({"id": row["id"], "name": f"v{row['version'] or 0}", "type": "AssetVersion"})
+            chain.append(
+                {"id": row["id"], "name": f"v{row['version'] or 0}", "type": "AssetVersion"}
+            )
             links.append(chain)
         return links
     return [[{"id": row["id"], "name": row.get("name"), "type": entity_type.id}] for row in rows]
@@ -134,7 +136,7 @@ def _context_chains(
     rows: dict[str, Row] = {}
     wanted = set(ids)
     while wanted:
-        found = []
+        found: list[Row] = []
         for chunk in _chunks(sorted(wanted)):
             statement = sa.select(
                 table.c.id, table.c.name, table.c.parent_id, table.c[TYPE_COLUMN]

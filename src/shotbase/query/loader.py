@@ -7,7 +7,7 @@ more statement for all rows at once (chunked for very long key lists), never one
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,11 @@ from shotbase.query.computed import COMPUTED_ATTRIBUTES, ComputeContext
 from shotbase.schema.model import AttributeKind, EntityType
 from shotbase.schema.values import encode_value
 from shotbase.store.tables import TYPE_COLUMN
+from shotbase.store.types import Row
 
 __all__ = ["EntityRecord", "Loader", "ProjectionTree", "render"]
 
 CHUNK = 500
-Row = Mapping[str, Any]
 ProjectionTree = dict[str, "ProjectionTree"]
 
 
@@ -42,7 +42,10 @@ class EntityRecord:
 
     def reference(self) -> dict[str, Any]:
         """The bare wire reference: type and key."""
-        return {"__entity_type__": self.type_id, **dict(zip(self.primary_key, self.key))}
+        return {
+            "__entity_type__": self.type_id,
+            **dict(zip(self.primary_key, self.key, strict=True)),
+        }
 
 
 class Loader:
@@ -64,9 +67,9 @@ class Loader:
     def __repr__(self) -> str:
         return f"Loader(entities={len(self.identities)})"
 
-    def run(self, compiled: CompiledQuery, projections: Sequence[ast.Projection]) -> tuple[
-        list[EntityRecord], int | None
-    ]:
+    def run(
+        self, compiled: CompiledQuery, projections: Sequence[ast.Projection]
+    ) -> tuple[list[EntityRecord], int | None]:
         """Run the root select, load projections, and say where the next page starts."""
         rows = list(self.connection.execute(compiled.statement).mappings())
         next_offset = None

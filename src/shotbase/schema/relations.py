@@ -101,7 +101,12 @@ def _resolve(
     target = schema.get(attribute.target)
     is_collection = attribute.kind is not AttributeKind.REFERENCE
     spec = _explicit(owner, name)
-    base = {"owner": owner.id, "name": name, "target": target.id, "is_collection": is_collection}
+    base: dict[str, Any] = {
+        "owner": owner.id,
+        "name": name,
+        "target": target.id,
+        "is_collection": is_collection,
+    }
     if spec is not None:
         return _from_spec(schema, owner, target, spec, base)
     if not is_collection:

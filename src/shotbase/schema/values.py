@@ -115,13 +115,17 @@ def _datetime(value: Any) -> dt.datetime:
 
 
 def _describe(kind: DataType | None) -> str:
-    return {
-        DataType.STRING: "a string",
-        DataType.INTEGER: "a whole number",
-        DataType.NUMBER: "a number",
-        DataType.BOOLEAN: "true or false",
-        DataType.DATETIME: "a datetime",
-    }.get(kind, "a value") if kind else "a value"
+    return (
+        {
+            DataType.STRING: "a string",
+            DataType.INTEGER: "a whole number",
+            DataType.NUMBER: "a number",
+            DataType.BOOLEAN: "true or false",
+            DataType.DATETIME: "a datetime",
+        }.get(kind, "a value")
+        if kind
+        else "a value"
+    )
 
 
 def _show(value: Any) -> str:

@@ -47,7 +47,7 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = state or await run_in_threadpool(ServerState.open, settings)
+        opened = state if state is not None else await run_in_threadpool(ServerState.open, settings)
         holder["state"] = opened
         holder["auth"] = Authenticator(opened)
         try:
@@ -87,7 +87,9 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
         return JSONResponse({"status": "ok"})
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        status, body = render_error(RequestError(f"No such endpoint: {request.url.path}"), strict=True)
+        status, body = render_error(
+            RequestError(f"No such endpoint: {request.url.path}"), strict=True
+        )
         return OrjsonResponse(body, status_code=404)
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:

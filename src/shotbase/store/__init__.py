@@ -7,4 +7,12 @@ from shotbase.store.migrations import upgrade
 from shotbase.store.tables import Tables, build_tables
 from shotbase.store.writer import Writer, WrittenEntity
 
-__all__ = ["Database", "Tables", "Writer", "WrittenEntity", "build_tables", "open_database", "upgrade"]
+__all__ = [
+    "Database",
+    "Tables",
+    "Writer",
+    "WrittenEntity",
+    "build_tables",
+    "open_database",
+    "upgrade",
+]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shotbase.schema.model import EntityType
 from shotbase.store.tables import Tables
+from shotbase.store.types import Row
 
 __all__ = ["WorkflowDefaults", "schema_defaults", "type_defaults"]
 
@@ -83,20 +84,24 @@ class WorkflowDefaults:
 
     def status(self, project_id: str | None, object_type_id: str | None) -> str | None:
         """First status of the workflow for ``object_type_id`` (None: asset versions)."""
-        return self._cached(("status", str(project_id), str(object_type_id)), lambda schema: (
-            self._first_status(schema, object_type_id)
-        ), project_id)
+        return self._cached(
+            ("status", str(project_id), str(object_type_id)),
+            lambda schema: self._first_status(schema, object_type_id),
+            project_id,
+        )
 
     def type(self, project_id: str | None, object_type_id: str | None) -> str | None:
         """First type the project's schema offers for ``object_type_id``."""
-        return self._cached(("type", str(project_id), str(object_type_id)), lambda schema: (
-            self._first_type(schema, object_type_id)
-        ), project_id)
+        return self._cached(
+            ("type", str(project_id), str(object_type_id)),
+            lambda schema: self._first_type(schema, object_type_id),
+            project_id,
+        )
 
     def _cached(
         self,
         key: tuple[str, ...],
-        compute: Callable[[Mapping[str, Any]], str | None],
+        compute: Callable[[Row], str | None],
         project_id: str | None,
     ) -> str | None:
         if key not in self._cache:
@@ -104,7 +109,7 @@ class WorkflowDefaults:
             self._cache[key] = compute(schema) if schema is not None else None
         return self._cache[key]
 
-    def _project_schema(self, project_id: str | None) -> Mapping[str, Any] | None:
+    def _project_schema(self, project_id: str | None) -> Row | None:
         if project_id is None:
             return None
         context = self.tables.families["Context"]
@@ -119,13 +124,13 @@ class WorkflowDefaults:
         )
         return self.connection.execute(statement).mappings().first()
 
-    def _first_status(self, schema: Mapping[str, Any], object_type_id: str | None) -> str | None:
+    def _first_status(self, schema: Row, object_type_id: str | None) -> str | None:
         if object_type_id is None:
             return self._workflow_first(schema["asset_version_workflow_schema_id"])
         found = self._schema_first(schema["id"], object_type_id, "SchemaStatus", "status_id")
         return found or self._workflow_first(schema["task_workflow_schema_id"])
 
-    def _first_type(self, schema: Mapping[str, Any], object_type_id: str | None) -> str | None:
+    def _first_type(self, schema: Row, object_type_id: str | None) -> str | None:
         found = self._schema_first(schema["id"], object_type_id, "SchemaType", "type_id")
         if found:
             return found
@@ -138,7 +143,8 @@ class WorkflowDefaults:
             .order_by(kind.c.sort, kind.c.name)
             .limit(1)
         )
-        return self.connection.execute(statement).scalar()
+        first: str | None = self.connection.execute(statement).scalar()
+        return first
 
     def _schema_first(
         self, project_schema_id: str, object_type_id: str | None, family: str, column: str
@@ -155,7 +161,8 @@ class WorkflowDefaults:
             .order_by(items.c.sort)
             .limit(1)
         )
-        return self.connection.execute(statement).scalar()
+        found: str | None = self.connection.execute(statement).scalar()
+        return found
 
     def _workflow_first(self, workflow_id: str | None) -> str | None:
         if workflow_id is None:
@@ -169,4 +176,5 @@ class WorkflowDefaults:
             .order_by(status.c.sort, status.c.name)
             .limit(1)
         )
-        return self.connection.execute(statement).scalar()
+        found: str | None = self.connection.execute(statement).scalar()
+        return found

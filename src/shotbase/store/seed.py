@@ -77,18 +77,44 @@ TASK_TYPES = [
     ("Tracking", "#6DD9D0"),
     ("Rotoscoping", "#D96DB5"),
 ]
-PRIORITIES = [("None", 0, DEFAULT_PRIORITY), ("Low", 1, None), ("Medium", 2, None),
-              ("High", 3, None), ("Urgent", 4, None)]
+PRIORITIES = [
+    ("None", 0, DEFAULT_PRIORITY),
+    ("Low", 1, None),
+    ("Medium", 2, None),
+    ("High", 3, None),
+    ("Urgent", 4, None),
+]
 ASSET_TYPES = [
-    ("Geometry", "geo"), ("Image Sequence", "img"), ("Animation", "anim"), ("Rig", "rig"),
-    ("Camera", "cam"), ("Texture", "txt"), ("Scene", "scene"), ("Render", "render"),
-    ("Comp", "comp"), ("Audio", "audio"), ("Look development", "look"), ("Upload", "upload"),
+    ("Geometry", "geo"),
+    ("Image Sequence", "img"),
+    ("Animation", "anim"),
+    ("Rig", "rig"),
+    ("Camera", "cam"),
+    ("Texture", "txt"),
+    ("Scene", "scene"),
+    ("Render", "render"),
+    ("Comp", "comp"),
+    ("Audio", "audio"),
+    ("Look development", "look"),
+    ("Upload", "upload"),
 ]
 NOTE_CATEGORIES = [("Default", "#CCCCCC"), ("Internal", "#6699FF"), ("Client feedback", "#FF9900")]
-CUSTOM_ATTRIBUTE_TYPES = ["text", "number", "boolean", "date", "enumerator", "dynamic enumerator",
-                          "expression", "url"]
-SECURITY_ROLES = [("Administrator", "ADMIN"), ("Project Manager", "PROJECT"), ("User", "USER"),
-                  ("API", "API")]
+CUSTOM_ATTRIBUTE_TYPES = [
+    "text",
+    "number",
+    "boolean",
+    "date",
+    "enumerator",
+    "dynamic enumerator",
+    "expression",
+    "url",
+]
+SECURITY_ROLES = [
+    ("Administrator", "ADMIN"),
+    ("Project Manager", "PROJECT"),
+    ("User", "USER"),
+    ("API", "API"),
+]
 
 
 def seed(tables: Tables, connection: sa.Connection) -> bool:
@@ -137,11 +163,17 @@ class _Seeder:
             self.create("Location", id=identifier, name=name, label=name, description="Built-in")
         self._project_schema(task_statuses, version_statuses, types)
 
-    def _statuses(self, spec: list[tuple[str, str, str]], states: dict[str, str], sort: int) -> dict[str, str]:
+    def _statuses(
+        self, spec: list[tuple[str, str, str]], states: dict[str, str], sort: int
+    ) -> dict[str, str]:
         statuses = {}
         for i, (name, short, color) in enumerate(spec):
             statuses[name] = self.create(
-                "Status", name=name, color=color, sort=sort + i, is_active=True,
+                "Status",
+                name=name,
+                color=color,
+                sort=sort + i,
+                is_active=True,
                 state={"__entity_type__": "State", "id": states[short]},
             )
         return statuses
@@ -168,13 +200,20 @@ class _Seeder:
             asset_version_workflow_schema_id=version_workflow,
         )
         for name, object_type_id in OBJECT_TYPES.items():
-            self.create("ProjectSchemaObjectType", project_schema_id=schema, object_type_id=object_type_id)
+            self.create(
+                "ProjectSchemaObjectType", project_schema_id=schema, object_type_id=object_type_id
+            )
             if name == "Task":
                 continue
             # Schema.type_id and .object_type_id name one backend column (typeid).
             container = self.create(
-                "Schema", project_schema_id=schema, object_type_id=object_type_id, type_id=object_type_id
+                "Schema",
+                project_schema_id=schema,
+                object_type_id=object_type_id,
+                type_id=object_type_id,
             )
             for sort, status in enumerate(CONTAINER_STATUSES):
-                self.create("SchemaStatus", schema_id=container, status_id=task_statuses[status], sort=sort)
+                self.create(
+                    "SchemaStatus", schema_id=container, status_id=task_statuses[status], sort=sort
+                )
             self.create("SchemaType", schema_id=container, type_id=types["Generic"], sort=0)

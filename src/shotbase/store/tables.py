@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,7 +22,7 @@ __all__ = ["TYPE_COLUMN", "Tables", "build_tables", "table_name"]
 
 TYPE_COLUMN = "_type"
 
-COLUMN_TYPES: dict[DataType, type[sa.types.TypeEngine[object]] | sa.types.TypeEngine[object]] = {
+COLUMN_TYPES: dict[DataType, sa.types.TypeEngine[Any]] = {
     DataType.STRING: sa.Text(),
     DataType.INTEGER: sa.BigInteger(),
     DataType.NUMBER: sa.Float(),
@@ -33,7 +34,7 @@ STORAGE_TYPES = {"string": DataType.STRING, "integer": DataType.INTEGER}
 
 
 def table_name(type_id: str) -> str:
-    """Snake-case table name of a family root: ``CustomAttributeValue`` -> ``custom_attribute_value``."""
+    """Table name of a family root: ``CustomAttributeValue`` -> ``custom_attribute_value``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type_id).lower()
 
 

@@ -11,7 +11,6 @@ entity and attach it to its parent in a later operation as the official client d
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,11 +30,11 @@ from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_value
 from shotbase.store.defaults import WorkflowDefaults, schema_defaults, type_defaults
 from shotbase.store.tables import TYPE_COLUMN, Tables
+from shotbase.store.types import Key, Row
 
 __all__ = ["Writer", "WrittenEntity"]
 
 CHUNK = 500
-Key = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class WrittenEntity:
     """An entity as it stands after an operation: its type and its row."""
 
     entity_type: EntityType
-    row: Mapping[str, Any]
+    row: Row
 
 
 class Writer:
@@ -157,7 +156,7 @@ class Writer:
 
     # Reading -------------------------------------------------------------------------------
 
-    def fetch(self, entity_type: EntityType, key: Key) -> Mapping[str, Any] | None:
+    def fetch(self, entity_type: EntityType, key: Key) -> Row | None:
         """The stored row of one entity of ``entity_type`` (or a subtype), or None."""
         table = self.tables.of(entity_type)
         statement = sa.select(*table.c).where(*self._key_filter(table, entity_type, key))
@@ -177,9 +176,10 @@ class Writer:
             raise ValidationError(
                 f"{entity_type.id} is identified by ({names}); got {len(parts)} key values."
             )
-        return tuple(self._key_part(entity_type, name, part) for name, part in zip(
-            entity_type.primary_key, parts, strict=True
-        ))
+        return tuple(
+            self._key_part(entity_type, name, part)
+            for name, part in zip(entity_type.primary_key, parts, strict=True)
+        )
 
     # Assigning values ----------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class Writer:
         entity_type: EntityType,
         row: dict[str, Any],
         data: Mapping[str, Any],
-        current: Mapping[str, Any] | None,
+        current: Row | None,
     ) -> dict[str, Any]:
         """Write scalar and reference values into ``row``; return collection values."""
         if not isinstance(data, Mapping):
@@ -216,7 +216,7 @@ class Writer:
         self,
         entity_type: EntityType,
         attribute: Attribute,
-        current: Mapping[str, Any] | None,
+        current: Row | None,
         column: str,
         new: Any,
     ) -> None:
@@ -234,7 +234,7 @@ class Writer:
         attribute: Attribute,
         row: dict[str, Any],
         value: Any,
-        current: Mapping[str, Any] | None,
+        current: Row | None,
     ) -> None:
         relation = self.tables.relation(entity_type, attribute.name)
         if not relation.pairs:
@@ -256,7 +256,9 @@ class Writer:
         """Read a wire reference ``{"__entity_type__": T, key...}`` aimed at ``relation``."""
         where = f"{owner.id}.{attribute.name}"
         if not isinstance(value, Mapping) or "__entity_type__" not in value:
-            raise ValidationError(f"{where} expects an entity reference, got {type(value).__name__}.")
+            raise ValidationError(
+                f"{where} expects an entity reference, got {type(value).__name__}."
+            )
         target_type = self.schema.get(str(value["__entity_type__"]))
         expected = self.schema.get(relation.target)
         if not target_type.is_a(expected):
@@ -314,7 +316,9 @@ class Writer:
                 moved = self.fetch(target, key)
                 if moved is not None:
                     self._move_context(moved)
-        required = any(target.attributes[name].is_required for name in holders if name in target.attributes)
+        required = any(
+            target.attributes[name].is_required for name in holders if name in target.attributes
+        )
         if required:
             return
         listed = set(keys)
@@ -350,7 +354,9 @@ class Writer:
             ).mappings()
         }
         wanted = dict.fromkeys(target_ids)
-        gone = [self._key_of(link_type, row) for target, row in existing.items() if target not in wanted]
+        gone = [
+            self._key_of(link_type, row) for target, row in existing.items() if target not in wanted
+        ]
         self._delete_rows(link_type, gone)
         for target in wanted:
             if target not in existing:
@@ -393,7 +399,11 @@ class Writer:
                 if row.get("type_id") is None:
                     row["type_id"] = self.workflow.type(row.get("project_id"), object_type)
             for attribute in entity_type.attributes.values():
-                if attribute.is_required and attribute.is_stored and row.get(attribute.name) is None:
+                if (
+                    attribute.is_required
+                    and attribute.is_stored
+                    and row.get(attribute.name) is None
+                ):
                     raise MissingAttributeError(entity_type.id, attribute.name)
 
     def _derive_projects(self, rows: dict[Key, dict[str, Any]]) -> None:
@@ -431,7 +441,9 @@ class Writer:
                 .where(table.c.asset_id.in_(chunk))
                 .group_by(table.c.asset_id)
             )
-            latest.update({asset: number or 0 for asset, number in self.connection.execute(statement)})
+            latest.update(
+                {asset: number or 0 for asset, number in self.connection.execute(statement)}
+            )
         for row in rows:
             asset = row.get("asset_id")
             if row.get("version") is None and asset:
@@ -451,7 +463,7 @@ class Writer:
         found = self.connection.execute(statement).first()
         if found is None:
             return None
-        return found[1] if found[2] == "Project" else found[0]
+        return str(found[1] if found[2] == "Project" else found[0])
 
     def _name_custom_attribute_values(self, rows: list[dict[str, Any]]) -> None:
         """Copy each value's configuration key, which answers carry as ``key``."""
@@ -463,7 +475,9 @@ class Writer:
             keys.update({found.id: found.key for found in self.connection.execute(statement)})
         for row in rows:
             if row.get("configuration_id") not in keys:
-                raise EntityNotFoundError("CustomAttributeConfiguration", (row.get("configuration_id"),))
+                raise EntityNotFoundError(
+                    "CustomAttributeConfiguration", (row.get("configuration_id"),)
+                )
             row["key"] = keys[row["configuration_id"]]
 
     def _insert(self, root: EntityType, rows: dict[Key, dict[str, Any]]) -> None:
@@ -480,7 +494,9 @@ class Writer:
         found: list[Key] = []
         for chunk in _chunks(keys):
             statement = sa.select(*columns).where(self._keys_in(table, root, chunk))
-            found.extend(tuple(str(part) for part in row) for row in self.connection.execute(statement))
+            found.extend(
+                tuple(str(part) for part in row) for row in self.connection.execute(statement)
+            )
         return sorted(found)
 
     def _check_references(self) -> None:
@@ -530,9 +546,11 @@ class Writer:
     def _delete_rows(self, entity_type: EntityType, keys: Iterable[Key]) -> None:
         table = self.tables.of(entity_type)
         for chunk in _chunks(sorted(keys)):
-            self.connection.execute(table.delete().where(self._keys_in(table, entity_type.root, chunk)))
+            self.connection.execute(
+                table.delete().where(self._keys_in(table, entity_type.root, chunk))
+            )
 
-    def _move_context(self, row: Mapping[str, Any]) -> None:
+    def _move_context(self, row: Row) -> None:
         """After a context changes parent, give it and its descendants the parent's project."""
         table = self.tables.families["Context"]
         parent = None
@@ -551,7 +569,7 @@ class Writer:
                 self.connection.execute(
                     table.update().where(table.c.id.in_(chunk)).values(project_id=project)
                 )
-            children = []
+            children: list[str] = []
             for chunk in _chunks(ids):
                 statement = sa.select(table.c.id).where(table.c.parent_id.in_(chunk))
                 children.extend(self.connection.execute(statement).scalars())
@@ -559,7 +577,7 @@ class Writer:
 
     # Keys ----------------------------------------------------------------------------------
 
-    def _key_of(self, entity_type: EntityType, row: Mapping[str, Any]) -> Key:
+    def _key_of(self, entity_type: EntityType, row: Row) -> Key:
         parts = []
         for name in entity_type.primary_key:
             if row.get(name) is None:
@@ -583,13 +601,20 @@ class Writer:
         if len(names) == 1:
             return table.c[names[0]].in_([_column_value(entity_type, names[0], k[0]) for k in keys])
         return sa.tuple_(*(table.c[name] for name in names)).in_(
-            [tuple(_column_value(entity_type, n, p) for n, p in zip(names, k, strict=True)) for k in keys]
+            [
+                tuple(_column_value(entity_type, n, p) for n, p in zip(names, k, strict=True))
+                for k in keys
+            ]
         )
 
 
 def _column_value(entity_type: EntityType, name: str, part: str) -> Any:
     attribute = entity_type.attributes.get(name)
-    if attribute is not None and attribute.data_type is not None and attribute.data_type.value == "integer":
+    if (
+        attribute is not None
+        and attribute.data_type is not None
+        and attribute.data_type.value == "integer"
+    ):
         return int(part)
     return part
 

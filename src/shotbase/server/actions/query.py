@@ -26,7 +26,9 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
         from shotbase.query.ast import Projection
 
         projections = tuple(Projection((name,)) for name in entity_type.default_projections)
-    loader = Loader(state.compiler, context.connection, ComputeContext(state.tables, context.base_url))
+    loader = Loader(
+        state.compiler, context.connection, ComputeContext(state.tables, context.base_url)
+    )
     records, next_offset = loader.run(compiled, projections)
     normalize = context.options.get("denormalize") not in ("1", "true")
     return {
