@@ -142,7 +142,10 @@ class Loader:
         relation = self.tables.relation(entity_type, name)
         target_type = self.schema.get(relation.target)
         if relation.is_collection:
-            owner_columns = [a for a, _ in relation.pairs] if not relation.link_table else ["id"]
+            if relation.pairs:
+                owner_columns = [local for local, _ in relation.pairs]
+            else:
+                owner_columns = list(entity_type.primary_key)
             owners = [tuple(row[c] for c in owner_columns) for row in rows]
             related = self._fetch_related(entity_type, name, owners)
             children = self.load(target_type, [row for _, row in related], subtree)
@@ -153,7 +156,8 @@ class Loader:
             for record, owner in zip(records, owners, strict=True):
                 record.values[name] = grouped.get(owner, [])
             return
-        holders = [tuple(row[a] for a, _ in relation.pairs) for row in rows]
+        holder_columns = [local for local, _ in relation.pairs] or list(entity_type.primary_key)
+        holders = [tuple(row[c] for c in holder_columns) for row in rows]
         related = self._fetch_related(entity_type, name, holders)
         children = self.load(target_type, [row for _, row in related], subtree)
         by_key = {owner: child for (owner, _), child in zip(related, children, strict=True)}
@@ -165,13 +169,19 @@ class Loader:
     ) -> list[tuple[tuple[Any, ...], Row]]:
         """Rows related to each owner key, as (owner key, row) pairs, in a few statements."""
         relation = self.tables.relation(entity_type, name)
-        if relation.tree or relation.derived:
-            raise QueryError(f"{entity_type.id}.{name} is computed and cannot be projected yet.")
         target_type = self.schema.get(relation.target)
         target = self.tables.of(target_type)
         keys = sorted({owner for owner in owners if None not in owner}, key=str)
         if not keys:
             return []
+        if relation.tree == "ancestors":
+            return self._ancestors([key[0] for key in keys])
+        if relation.tree == "descendants":
+            return self._descendants([key[0] for key in keys])
+        if relation.derived == "latest_version":
+            return self._latest_versions([key[0] for key in keys])
+        if relation.tree or relation.derived:
+            raise QueryError(f"{entity_type.id}.{name} is computed and cannot be projected yet.")
         if relation.link_table:
             link = self.tables.links[relation.link_table]
             match: list[sa.ColumnElement[Any]] = [link.c.owner_id]
@@ -200,6 +210,65 @@ class Loader:
                 owner = tuple(row[label.name] for label in labels)
                 found.append((owner, row))
         return found
+
+    def _rows_where(self, table: sa.Table, column: str, values: Sequence[Any]) -> list[Row]:
+        """All rows whose ``column`` is one of ``values``, a statement per chunk."""
+        found: list[Row] = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            statement = sa.select(*table.c).where(table.c[column].in_(chunk))
+            found.extend(self.connection.execute(statement).mappings())
+        return found
+
+    def _ancestors(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:
+        """Each context's typed ancestors, from the top down; a statement per tree level."""
+        table = self.tables.families["Context"]
+        known: dict[Any, Row] = {}
+        wanted = set(ids)
+        while wanted:
+            found = self._rows_where(table, "id", sorted(wanted))
+            known.update((row["id"], row) for row in found)
+            wanted = {row["parent_id"] for row in found if row["parent_id"]} - known.keys()
+        pairs: list[tuple[tuple[Any, ...], Row]] = []
+        for owner in ids:
+            chain: list[Row] = []
+            current = known.get(known[owner]["parent_id"]) if owner in known else None
+            while current is not None and current[TYPE_COLUMN] != "Project" and len(chain) < 1000:
+                chain.append(current)
+                current = known.get(current["parent_id"])
+            pairs.extend(((owner,), row) for row in reversed(chain))
+        return pairs
+
+    def _descendants(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:
+        """Every context below each owner, level by level; a statement per tree level."""
+        table = self.tables.families["Context"]
+        owners_of: dict[Any, set[Any]] = {owner: {owner} for owner in ids}
+        pairs: list[tuple[tuple[Any, ...], Row]] = []
+        frontier = sorted(owners_of)
+        seen = set(frontier)
+        while frontier:
+            found = self._rows_where(table, "parent_id", frontier)
+            frontier = []
+            for row in found:
+                if row["id"] in seen:
+                    continue
+                seen.add(row["id"])
+                owners = owners_of.setdefault(row["id"], set())
+                owners |= owners_of[row["parent_id"]] - {row["id"]}
+                pairs.extend(((owner,), row) for owner in sorted(owners_of[row["parent_id"]]))
+                owners_of[row["id"]] = owners | {row["id"]}
+                frontier.append(row["id"])
+        return pairs
+
+    def _latest_versions(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:
+        """Each asset's version with the highest number."""
+        table = self.tables.families["AssetVersion"]
+        latest: dict[Any, Row] = {}
+        for row in self._rows_where(table, "asset_id", list(ids)):
+            best = latest.get(row["asset_id"])
+            if best is None or (row["version"] or 0) > (best["version"] or 0):
+                latest[row["asset_id"]] = row
+        return [((asset,), row) for asset, row in latest.items()]
 
 
 def projection_tree(projections: Sequence[ast.Projection]) -> ProjectionTree:

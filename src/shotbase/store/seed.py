@@ -47,22 +47,28 @@ STATES = [
     ("Done", "DONE", "44de097a-4bb2-11e1-9902-f23c91df25eb"),
     ("Blocked", "BLOCKED", "44de0ee8-4bb2-11e1-9902-f23c91df25eb"),
 ]
-# (name, state short, color) in workflow order.
-TASK_STATUSES = [
+# Every status once, (name, state short, color); workflows pick from them in their own order.
+STATUSES = [
     ("Not started", "NOT_STARTED", "#CCCCCC"),
     ("Ready to start", "NOT_STARTED", "#7EE0E0"),
     ("In progress", "IN_PROGRESS", "#FFCC00"),
     ("Pending review", "IN_PROGRESS", "#6699FF"),
-    ("Approved", "DONE", "#33CC66"),
-    ("On hold", "BLOCKED", "#FF9900"),
-    ("Omitted", "BLOCKED", "#999999"),
-]
-VERSION_STATUSES = [
-    ("Pending review", "IN_PROGRESS", "#6699FF"),
     ("Requires changes", "IN_PROGRESS", "#FF6666"),
     ("Approved", "DONE", "#33CC66"),
     ("Client approved", "DONE", "#00AA44"),
+    ("On hold", "BLOCKED", "#FF9900"),
+    ("Omitted", "BLOCKED", "#999999"),
 ]
+TASK_STATUSES = [
+    "Not started",
+    "Ready to start",
+    "In progress",
+    "Pending review",
+    "Approved",
+    "On hold",
+    "Omitted",
+]
+VERSION_STATUSES = ["Pending review", "Requires changes", "Approved", "Client approved"]
 CONTAINER_STATUSES = ["Not started", "In progress", "Approved", "On hold", "Omitted"]
 TASK_TYPES = [
     ("Generic", "#BBBBBB"),
@@ -138,8 +144,7 @@ class _Seeder:
 
     def run(self) -> None:
         states = {short: self.create("State", id=i, name=n, short=short) for n, short, i in STATES}
-        task_statuses = self._statuses(TASK_STATUSES, states, 0)
-        version_statuses = self._statuses(VERSION_STATUSES, states, 100)
+        statuses = self._statuses(states)
         types = {
             name: self.create("Type", name=name, color=color, sort=i, is_billable=True)
             for i, (name, color) in enumerate(TASK_TYPES)
@@ -161,22 +166,20 @@ class _Seeder:
         self.create("UserType", id=USER_TYPE, name="user")
         for name, identifier in LOCATIONS.items():
             self.create("Location", id=identifier, name=name, label=name, description="Built-in")
-        self._project_schema(task_statuses, version_statuses, types)
+        self._project_schema(statuses, types)
 
-    def _statuses(
-        self, spec: list[tuple[str, str, str]], states: dict[str, str], sort: int
-    ) -> dict[str, str]:
-        statuses = {}
-        for i, (name, short, color) in enumerate(spec):
-            statuses[name] = self.create(
+    def _statuses(self, states: dict[str, str]) -> dict[str, str]:
+        return {
+            name: self.create(
                 "Status",
                 name=name,
                 color=color,
-                sort=sort + i,
+                sort=i,
                 is_active=True,
                 state={"__entity_type__": "State", "id": states[short]},
             )
-        return statuses
+            for i, (name, short, color) in enumerate(STATUSES)
+        }
 
     def _workflow(self, name: str, status_ids: list[str]) -> str:
         workflow = self.create("WorkflowSchema", name=name)
@@ -184,11 +187,11 @@ class _Seeder:
             self.create("WorkflowSchemaStatus", workflow_schema_id=workflow, status_id=status_id)
         return workflow
 
-    def _project_schema(
-        self, task_statuses: dict[str, str], version_statuses: dict[str, str], types: dict[str, str]
-    ) -> None:
-        task_workflow = self._workflow("Task workflow", list(task_statuses.values()))
-        version_workflow = self._workflow("Version workflow", list(version_statuses.values()))
+    def _project_schema(self, statuses: dict[str, str], types: dict[str, str]) -> None:
+        task_workflow = self._workflow("Task workflow", [statuses[n] for n in TASK_STATUSES])
+        version_workflow = self._workflow(
+            "Version workflow", [statuses[n] for n in VERSION_STATUSES]
+        )
         task_types = self.create("TaskTypeSchema", name="Task types")
         for type_id in types.values():
             self.create("TaskTypeSchemaType", task_type_schema_id=task_types, type_id=type_id)
@@ -214,6 +217,6 @@ class _Seeder:
             )
             for sort, status in enumerate(CONTAINER_STATUSES):
                 self.create(
-                    "SchemaStatus", schema_id=container, status_id=task_statuses[status], sort=sort
+                    "SchemaStatus", schema_id=container, status_id=statuses[status], sort=sort
                 )
             self.create("SchemaType", schema_id=container, type_id=types["Generic"], sort=0)

@@ -380,14 +380,19 @@ class Writer:
                 if row[TYPE_COLUMN] == "Project"
             )
         for root_id, rows in pending.items():
-            self._derive(root_id, rows)
+            self._derive(root_id, rows, pending)
         for root_id, rows in pending.items():
             if rows:
                 self._insert(self.schema.get(root_id), rows)
 
-    def _derive(self, root_id: str, rows: dict[Key, dict[str, Any]]) -> None:
+    def _derive(
+        self,
+        root_id: str,
+        rows: dict[Key, dict[str, Any]],
+        pending: Mapping[str, dict[Key, dict[str, Any]]],
+    ) -> None:
         if root_id == "AssetVersion":
-            self._number_versions(list(rows.values()))
+            self._number_versions(list(rows.values()), pending)
         if root_id == "CustomAttributeValue":
             self._name_custom_attribute_values(list(rows.values()))
         for row in rows.values():
@@ -430,7 +435,9 @@ class Writer:
         for row in rows.values():
             row["project_id"] = project_of(row)
 
-    def _number_versions(self, rows: list[dict[str, Any]]) -> None:
+    def _number_versions(
+        self, rows: list[dict[str, Any]], pending: Mapping[str, dict[Key, dict[str, Any]]]
+    ) -> None:
         """Give new versions without a number the next one of their asset; default status."""
         table = self.tables.families["AssetVersion"]
         assets = sorted({row["asset_id"] for row in rows if row.get("asset_id")})
@@ -450,20 +457,32 @@ class Writer:
                 latest[asset] = latest.get(asset, 0) + 1
                 row["version"] = latest[asset]
             if row.get("status_id") is None and asset:
-                row["status_id"] = self.workflow.status(self._project_of_asset(asset), None)
+                project = self._project_of_asset(asset, pending)
+                row["status_id"] = self.workflow.status(project, None)
 
-    def _project_of_asset(self, asset_id: str) -> str | None:
-        asset = self.tables.families["Asset"]
-        context = self.tables.families["Context"]
-        statement = (
-            sa.select(context.c.project_id, context.c.id, context.c[TYPE_COLUMN])
-            .select_from(asset.join(context, asset.c.context_id == context.c.id))
-            .where(asset.c.id == asset_id)
-        )
-        found = self.connection.execute(statement).first()
-        if found is None:
+    def _project_of_asset(
+        self, asset_id: str, pending: Mapping[str, dict[Key, dict[str, Any]]]
+    ) -> str | None:
+        """The project an asset belongs to, whether the asset and its context are new or not."""
+        new_asset = pending.get("Asset", {}).get((asset_id,))
+        if new_asset is not None:
+            context_id = new_asset.get("context_id")
+        else:
+            asset = self.tables.families["Asset"]
+            statement = sa.select(asset.c.context_id).where(asset.c.id == asset_id)
+            context_id = self.connection.execute(statement).scalar()
+        if context_id is None:
             return None
-        return str(found[1] if found[2] == "Project" else found[0])
+        context_row = pending.get("Context", {}).get((context_id,))
+        if context_row is None:
+            context = self.tables.families["Context"]
+            statement = sa.select(*context.c).where(context.c.id == context_id)
+            context_row = self.connection.execute(statement).mappings().first()
+        if context_row is None:
+            return None
+        if context_row[TYPE_COLUMN] == "Project":
+            return str(context_row["id"])
+        return context_row["project_id"]  # type: ignore[no-any-return]
 
     def _name_custom_attribute_values(self, rows: list[dict[str, Any]]) -> None:
         """Copy each value's configuration key, which answers carry as ``key``."""
