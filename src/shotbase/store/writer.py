@@ -473,16 +473,19 @@ class Writer:
             context_id = self.connection.execute(statement).scalar()
         if context_id is None:
             return None
-        context_row = pending.get("Context", {}).get((context_id,))
+        context_row: Row | None = pending.get("Context", {}).get((context_id,))
         if context_row is None:
             context = self.tables.families["Context"]
             statement = sa.select(*context.c).where(context.c.id == context_id)
             context_row = self.connection.execute(statement).mappings().first()
         if context_row is None:
             return None
-        if context_row[TYPE_COLUMN] == "Project":
-            return str(context_row["id"])
-        return context_row["project_id"]  # type: ignore[no-any-return]
+        project = (
+            context_row["id"]
+            if context_row[TYPE_COLUMN] == "Project"
+            else context_row["project_id"]
+        )
+        return None if project is None else str(project)
 
     def _name_custom_attribute_values(self, rows: list[dict[str, Any]]) -> None:
         """Copy each value's configuration key, which answers carry as ``key``."""
