@@ -147,7 +147,8 @@ class QuerySyntaxError(QueryError):
     wire_name = "ParseError"
 
     def __init__(self, expected: str, text: str, line: int, column: int) -> None:
-        source_line = text.splitlines()[line - 1] if text.splitlines() else ""
+        lines = text.split("\n")  # the parser counts lines by "\n" only
+        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
         pointer = " " * (column - 1) + "^"
         super().__init__(
             f"expected {expected} at line {line}, column {column}\n  {source_line}\n  {pointer}"

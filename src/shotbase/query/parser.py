@@ -11,7 +11,10 @@ import lark
 from shotbase.errors import QueryError, QuerySyntaxError
 from shotbase.query import ast
 
-__all__ = ["parse"]
+__all__ = ["MAX_NESTING", "parse"]
+
+# Deeper trees are refused before they reach recursive code (the AST builder, the compiler).
+MAX_NESTING = 200
 
 # Human names for terminals in "expected ..." messages.
 TERMINAL_NAMES = {
@@ -52,12 +55,26 @@ def parse(text: str) -> ast.Query:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
+    depth = _nesting(tree)
+    if depth > MAX_NESTING:
+        raise QueryError(f"The query nests {depth} levels deep; at most {MAX_NESTING} are allowed.")
     try:
         query = _ToAst().transform(tree)
     except lark.exceptions.VisitError as exc:
         raise QueryError(str(exc.orig_exc)) from None
     assert isinstance(query, ast.Query)
     return query
+
+
+def _nesting(tree: lark.Tree[lark.Token]) -> int:
+    """How deep the tree goes, measured without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+    return deepest
 
 
 def _syntax_error(exc: lark.exceptions.UnexpectedInput, text: str) -> QuerySyntaxError:
@@ -75,8 +92,12 @@ def _syntax_error(exc: lark.exceptions.UnexpectedInput, text: str) -> QuerySynta
         described = ", ".join(names[:-1]) + " or " + names[-1]
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
-    if isinstance(exc, lark.exceptions.UnexpectedEOF) or line < 1:
-        lines = text.splitlines() or [""]
+    at_end = isinstance(exc, lark.exceptions.UnexpectedEOF) or (
+        isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type == "$END"
+    )
+    if at_end or line < 1:
+        # Lark counts lines by "\n" only; so do we.
+        lines = text.split("\n")
         line, column = len(lines), len(lines[-1]) + 1
     return QuerySyntaxError(described, text, line, column)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 from shotbase.errors import ValidationError
@@ -12,6 +13,7 @@ from shotbase.schema.model import Attribute, DataType
 __all__ = ["coerce_literal", "coerce_value", "encode_value", "parse_datetime"]
 
 NULL_WORDS = {"none", "null"}
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 TRUE_WORDS = {"true", "1"}
 FALSE_WORDS = {"false", "0"}
 
@@ -79,9 +81,12 @@ def coerce_literal(entity_type: str, attribute: Attribute, text: str, quoted: bo
     lowered = text.lower()
     try:
         if kind is DataType.INTEGER:
-            return int(text)
+            return int(_plain_number(text))
         if kind is DataType.NUMBER:
-            return float(text)
+            number = float(_plain_number(text))
+            if not math.isfinite(number):
+                raise ValueError(text)
+            return number
         if kind is DataType.BOOLEAN:
             if lowered in TRUE_WORDS:
                 return True
@@ -104,6 +109,13 @@ def encode_value(attribute: Attribute, value: Any) -> Any:
     if attribute.data_type is DataType.NUMBER and isinstance(value, int | float):
         return float(value)
     return value
+
+
+def _plain_number(text: str) -> str:
+    """``text`` if it is written as a plain decimal number, else ValueError."""
+    if not NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return text
 
 
 def _datetime(value: Any) -> dt.datetime:

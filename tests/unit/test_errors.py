@@ -1,0 +1,91 @@
+"""The exception tree: codes, wire names and the public exports."""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+import pytest
+
+import shotbase
+import shotbase.errors
+from shotbase.errors import (
+    QuerySyntaxError,
+    ShotbaseError,
+    UnknownActionError,
+    UnknownAttributeError,
+    closest,
+)
+
+EXPORTED = [getattr(shotbase.errors, name) for name in shotbase.errors.__all__]
+ERROR_CLASSES: list[type[ShotbaseError]] = [
+    value for value in EXPORTED if isinstance(value, type) and issubclass(value, ShotbaseError)
+]
+
+
+def test_every_exported_exception_derives_from_the_root() -> None:
+    exceptions = [
+        value for value in EXPORTED if isinstance(value, type) and issubclass(value, BaseException)
+    ]
+
+    assert len(ERROR_CLASSES) == 15
+    assert exceptions == ERROR_CLASSES
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
+def test_error_class_has_a_dotted_code_and_wire_name(cls: type[ShotbaseError]) -> None:
+    assert re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", cls.code)
+    assert re.fullmatch(r"[A-Z][A-Za-z]*", cls.wire_name)
+    assert 400 <= cls.http_status <= 599
+
+
+def test_error_codes_are_distinct() -> None:
+    codes = [cls.code for cls in ERROR_CLASSES]
+
+    assert len(set(codes)) == len(codes)
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
+def test_module_docstring_draws_each_class_with_its_code(cls: type[ShotbaseError]) -> None:
+    assert shotbase.errors.__doc__ is not None
+    assert re.search(rf"\b{cls.__name__} +{re.escape(cls.code)}\n", shotbase.errors.__doc__)
+
+
+@pytest.mark.parametrize("module", [shotbase, shotbase.errors], ids=lambda m: m.__name__)
+def test_exports_are_sorted_and_exist(module: ModuleType) -> None:
+    assert module.__all__ == sorted(module.__all__)
+    assert [name for name in module.__all__ if not hasattr(module, name)] == []
+
+
+def test_unknown_action_message_is_the_reference_wording() -> None:
+    error = UnknownActionError("x")
+
+    assert str(error) == "Invalid action u'x'"
+    assert error.message == "Invalid action u'x'"
+    assert error.action == "x"
+
+
+def test_unknown_attribute_without_close_name_gives_no_hint() -> None:
+    error = UnknownAttributeError("Shot", "zzzz", ["name", "id"])
+
+    assert str(error) == "Shot has no attribute 'zzzz'."
+    assert error.suggestion is None
+
+
+def test_query_syntax_error_draws_a_caret_under_the_column() -> None:
+    error = QuerySyntaxError("'where'", 'Shot wher name is "sh010"', 1, 6)
+
+    assert str(error) == (
+        "expected 'where' at line 1, column 6\n  Shot wher name is \"sh010\"\n       ^"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "candidates", "expected"),
+    [("Shott", ["Shot", "Task"], "Shot"), ("xyz", ["Shot", "Task"], None), ("Shot", [], None)],
+    ids=["close", "far", "no-candidates"],
+)
+def test_closest_suggests_only_similar_names(
+    name: str, candidates: list[str], expected: str | None
+) -> None:
+    assert closest(name, candidates) == expected
