@@ -17,6 +17,7 @@ error object carries in ``exception``)::
     │   ├── MissingAttributeError         entity.missing_attribute
     │   └── ImmutableAttributeError       entity.immutable_attribute
     ├── EntityNotFoundError               entity.not_found
+    │   └── ReferenceNotFoundError        entity.reference_not_found
     └── DuplicateEntityError              entity.duplicate
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "MissingAttributeError",
     "QueryError",
     "QuerySyntaxError",
+    "ReferenceNotFoundError",
     "RequestError",
     "SchemaError",
     "ShotbaseError",
@@ -195,6 +197,19 @@ class EntityNotFoundError(ShotbaseError):
         shown = ", ".join(str(part) for part in key)
         super().__init__(f"No {entity_type} with key ({shown}) exists.")
         self.entity_type, self.key = entity_type, tuple(key)
+
+
+class ReferenceNotFoundError(EntityNotFoundError):
+    """An attribute refers to an entity that does not exist."""
+
+    code = "entity.reference_not_found"
+
+    def __init__(self, where: str, entity_type: str, key: Iterable[object]) -> None:
+        super().__init__(entity_type, key)
+        shown = ", ".join(str(part) for part in self.key)
+        self.message = f"{where} refers to a {entity_type} ({shown}) that does not exist."
+        self.args = (self.message,)
+        self.where = where
 
 
 class DuplicateEntityError(ShotbaseError):

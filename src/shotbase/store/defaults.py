@@ -22,6 +22,7 @@ COMPONENT_SYSTEM_TYPES = {
 }
 
 
+STANDARD_USER_TYPE = "ac9fa5aa-4361-11e0-b7cc-0019bb4983d8"
 # Types whose user_id names who made the entity, so it defaults to the caller.
 AUTHORED_BY_CALLER = {"Note", "AssetVersion", "Timer", "Timelog", "List", "StatusChange", "Event"}
 
@@ -55,6 +56,13 @@ def type_defaults(entity_type: EntityType, user_id: str | None, now: dt.datetime
     for name in ("created_at", "date"):
         if name in attributes and attributes[name].is_stored:
             values[name] = now
+    if entity_type.id == "User":
+        values.update(
+            is_otp_enabled=False,
+            is_totp_enabled=False,
+            require_details_update=False,
+            user_type_id=STANDARD_USER_TYPE,
+        )
     if entity_type.id == "Timer":
         values["start"] = now
     if user_id is not None:

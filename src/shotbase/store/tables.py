@@ -9,13 +9,13 @@ their own get a two-column link table.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from shotbase.errors import SchemaError
-from shotbase.schema.model import DataType, EntityType, Schema
+from shotbase.schema.model import AttributeKind, DataType, EntityType, Schema
 from shotbase.schema.relations import Relation, resolve_relations
 
 __all__ = ["TYPE_COLUMN", "Tables", "build_tables", "table_name"]
@@ -48,6 +48,7 @@ class Tables:
     families: dict[str, sa.Table]
     links: dict[str, sa.Table]
     api_key: sa.Table
+    _holders: dict[str, dict[str, EntityType]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Tables(families={len(self.families)}, links={len(self.links)})"
@@ -59,6 +60,27 @@ class Tables:
     def relation(self, entity_type: EntityType, name: str) -> Relation:
         """Return how ``entity_type.name`` joins its target."""
         return self.relations[entity_type.id, name]
+
+    def holders(self, entity_type: EntityType) -> dict[str, EntityType]:
+        """Scalar attributes of ``entity_type`` that hold a reference, and the type they name."""
+        found = self._holders.get(entity_type.id)
+        if found is None:
+            found = {}
+            for attribute in entity_type.attributes.values():
+                if attribute.kind is not AttributeKind.REFERENCE or attribute.is_restricted:
+                    continue
+                relation = self.relations[entity_type.id, attribute.name]
+                if len(relation.pairs) != 1:
+                    continue
+                local, remote = relation.pairs[0]
+                target = self.schema.get(relation.target)
+                if local in entity_type.attributes and (remote,) == target.primary_key:
+                    known = found.get(local)
+                    # Two references on one column (Recipient.user and .recipient): the wider.
+                    if known is None or known.is_a(target):
+                        found[local] = target.root if known is not None else target
+            self._holders[entity_type.id] = found
+        return found
 
 
 def build_tables(schema: Schema) -> Tables:

@@ -23,6 +23,7 @@ from shotbase.errors import (
     EntityNotFoundError,
     ImmutableAttributeError,
     MissingAttributeError,
+    ReferenceNotFoundError,
     ValidationError,
 )
 from shotbase.schema.model import Attribute, AttributeKind, EntityType
@@ -150,9 +151,8 @@ class Writer:
             self._delete_rows(self.schema.get(root_id), keys)
 
     def finish(self) -> None:
-        """Insert what is buffered and check that every reference points at an entity."""
+        """Check that every reference points at an entity and insert what is buffered."""
         self.flush()
-        self._check_references()
 
     # Reading -------------------------------------------------------------------------------
 
@@ -206,6 +206,9 @@ class Writer:
                 new = coerce_value(entity_type.id, attribute, value)
                 self._check_mutable(entity_type, attribute, current, name, new)
                 row[name] = new
+                target = self.tables.holders(entity_type).get(name)
+                if target is not None and new is not None:
+                    self._remember(target, (str(new),), f"{entity_type.id}.{name}")
             elif attribute.kind is AttributeKind.REFERENCE:
                 self._set_reference(entity_type, attribute, row, value, current)
             else:
@@ -363,15 +366,18 @@ class Writer:
                 self.create(link_type.id, {remote: owner_id, onward: target})
 
     def _remember(self, target_type: EntityType, key: Key, where: str) -> None:
-        self.referenced[target_type.id].setdefault(key, where)
+        self.referenced[target_type.root.id].setdefault(key, where)
 
     # Flushing ------------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Derive dependent values for buffered entities, check them, and insert them."""
         if not any(self.pending.values()):
+            self._check_references()
             return
         pending, self.pending = self.pending, defaultdict(dict)
+        # Missing references first: they explain later failures (no parent, so no status).
+        self._check_references(pending)
         if pending.get("Context"):
             self._derive_projects(pending["Context"])
             self.workflow.new_projects.update(
@@ -521,14 +527,17 @@ class Writer:
             )
         return sorted(found)
 
-    def _check_references(self) -> None:
-        for type_id, wanted in self.referenced.items():
-            entity_type = self.schema.get(type_id)
-            keys = list(wanted)
-            found = set(self._existing_keys(entity_type, keys))
+    def _check_references(self, pending: Mapping[str, dict[Key, Any]] | None = None) -> None:
+        """Every entity referenced since the last check exists, stored or about to be."""
+        referenced, self.referenced = self.referenced, defaultdict(dict)
+        for root_id, wanted in referenced.items():
+            root = self.schema.get(root_id)
+            new = pending.get(root_id, {}) if pending else {}
+            keys = [key for key in wanted if key not in new]
+            found = set(self._existing_keys(root, keys)) if keys else set()
             for key in keys:
                 if key not in found:
-                    raise EntityNotFoundError(entity_type.id, key)
+                    raise ReferenceNotFoundError(wanted[key], root.id, key)
 
     # Deleting ------------------------------------------------------------------------------
 
