@@ -86,9 +86,12 @@ def _build_type(entry: dict[str, Any], properties: dict[str, Any]) -> EntityType
         attribute = _build_attribute(entry["id"], name, fragment, flags)
         if attribute is not None:
             attributes[name] = attribute
+    stored = tuple(attribute for attribute in attributes.values() if attribute.is_stored)
     return EntityType(
         id=entry["id"],
         attributes=attributes,
+        stored_attributes=stored,
+        required_attributes=tuple(a.name for a in stored if a.is_required),
         primary_key=tuple(entry["primary_key"]),
         default_projections=tuple(entry["default_projections"]),
         system_attributes=_system_attributes(entry, properties),

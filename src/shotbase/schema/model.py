@@ -74,10 +74,13 @@ class EntityType:
     default_projections: tuple[str, ...]
     base: EntityType | None = None
     system_attributes: tuple[str, ...] = ()
+    stored_attributes: tuple[Attribute, ...] = ()
+    required_attributes: tuple[str, ...] = ()
     is_abstract: bool = False
     is_view: bool = False
     storage: Mapping[str, Any] = field(default_factory=dict)
     subtypes: list[EntityType] = field(default_factory=list)
+    _root: EntityType | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"EntityType(id={self.id!r})"
@@ -85,7 +88,9 @@ class EntityType:
     @property
     def root(self) -> EntityType:
         """The top of this type's family; all its members share one table."""
-        return self.base.root if self.base else self
+        if self._root is None:
+            self._root = self.base.root if self.base else self
+        return self._root
 
     def attribute(self, name: str) -> Attribute:
         """Return the attribute called ``name``.

@@ -40,6 +40,8 @@ def coerce_value(entity_type: str, attribute: Attribute, value: Any) -> Any:
     if value is None:
         return None
     kind = attribute.data_type
+    if kind is DataType.STRING and type(value) is str:
+        return value
     try:
         if kind is DataType.DATETIME:
             return _datetime(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
 
     async def api(request: Request) -> Response:
         strict = request.headers.get("ftrack-strict-api", "false").lower() == "true"
+        started = time.perf_counter()
         try:
             operations = _parse_body(await request.body())
             account = await run_in_threadpool(
@@ -78,7 +80,13 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
             if not isinstance(exc, ShotbaseError):
                 logger.debug("unexpected error answered as %d", status)
             return OrjsonResponse(body, status_code=status)
-        return OrjsonResponse(results)
+        response = OrjsonResponse(results)
+        logger.debug(
+            "answered %d operations in %.1f ms",
+            len(operations),
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
 
     async def placeholder(request: Request) -> Response:
         return Response(PLACEHOLDER_PNG, media_type="image/png")

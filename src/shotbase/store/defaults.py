@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,12 +30,24 @@ AUTHORED_BY_CALLER = {"Note", "AssetVersion", "Timer", "Timelog", "List", "Statu
 
 def schema_defaults(entity_type: EntityType) -> dict[str, Any]:
     """Defaults the schema declares for stored attributes, ``{uid}`` made into a new id."""
-    values = {}
-    for attribute in entity_type.attributes.values():
-        if attribute.has_default and attribute.is_stored:
-            default = attribute.default
-            values[attribute.name] = str(uuid.uuid4()) if default == "{uid}" else default
+    constants, new_ids = _declared_defaults(entity_type)
+    values = dict(constants)
+    for name in new_ids:
+        values[name] = str(uuid.uuid4())
     return values
+
+
+@functools.cache
+def _declared_defaults(entity_type: EntityType) -> tuple[dict[str, Any], tuple[str, ...]]:
+    constants = {
+        a.name: a.default
+        for a in entity_type.stored_attributes
+        if a.has_default and a.default != "{uid}"
+    }
+    new_ids = tuple(
+        a.name for a in entity_type.stored_attributes if a.has_default and a.default == "{uid}"
+    )
+    return constants, new_ids
 
 
 def type_defaults(entity_type: EntityType, user_id: str | None, now: dt.datetime) -> dict[str, Any]:

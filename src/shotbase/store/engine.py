@@ -16,7 +16,14 @@ __all__ = ["Database", "open_database"]
 # The only places where the dialects differ.
 DIALECT_OPTIONS: dict[str, dict[str, Any]] = {
     "sqlite": {"connect_args": {"check_same_thread": False, "timeout": 30}},
-    "postgresql": {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True},
+    # No server-side prepared statements: a plan made while a table was small (a scan) would
+    # be kept for key lookups once it is large.
+    "postgresql": {
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_pre_ping": True,
+        "connect_args": {"prepare_threshold": None},
+    },
 }
 
 

@@ -11,6 +11,7 @@ entity and attach it to its parent in a later operation as the official client d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class Writer:
         self.now = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
         self.workflow = WorkflowDefaults(tables, connection)
         self.pending: dict[str, dict[Key, dict[str, Any]]] = defaultdict(dict)
-        self.referenced: dict[str, dict[Key, str]] = defaultdict(dict)
+        self.referenced: dict[str, dict[Key, tuple[str, str]]] = defaultdict(dict)
 
     def __repr__(self) -> str:
         return f"Writer(pending={sum(len(rows) for rows in self.pending.values())})"
@@ -191,24 +192,27 @@ class Writer:
         current: Row | None,
     ) -> dict[str, Any]:
         """Write scalar and reference values into ``row``; return collection values."""
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):
             raise ValidationError(f"{entity_type.id} data must be an object.")
         collections: dict[str, Any] = {}
+        attributes = entity_type.attributes
+        holders = self.tables.holders(entity_type)
         for name, value in data.items():
             if name == "__entity_type__":
                 continue
-            attribute = entity_type.attribute(name)
+            attribute = attributes.get(name) or entity_type.attribute(name)
             if attribute.is_computed or attribute.is_restricted:
                 raise ValidationError(
                     f"{entity_type.id}.{name} is computed by the server and cannot be set."
                 )
             if attribute.kind is AttributeKind.SCALAR:
                 new = coerce_value(entity_type.id, attribute, value)
-                self._check_mutable(entity_type, attribute, current, name, new)
+                if current is not None:
+                    self._check_mutable(entity_type, attribute, current, name, new)
                 row[name] = new
-                target = self.tables.holders(entity_type).get(name)
+                target = holders.get(name)
                 if target is not None and new is not None:
-                    self._remember(target, (str(new),), f"{entity_type.id}.{name}")
+                    self._remember(target, (str(new),), (entity_type.id, name))
             elif attribute.kind is AttributeKind.REFERENCE:
                 self._set_reference(entity_type, attribute, row, value, current)
             else:
@@ -249,28 +253,34 @@ class Writer:
             return
         target_type, key = self._reference(entity_type, attribute, relation, value)
         for (local, _), part in zip(relation.pairs, key, strict=True):
-            self._check_mutable(entity_type, attribute, current, local, part)
+            if current is not None:
+                self._check_mutable(entity_type, attribute, current, local, part)
             row[local] = part
-        self._remember(target_type, key, f"{entity_type.id}.{attribute.name}")
+        self._remember(target_type, key, (entity_type.id, attribute.name))
 
     def _reference(
         self, owner: EntityType, attribute: Attribute, relation: Relation, value: Any
     ) -> tuple[EntityType, Key]:
         """Read a wire reference ``{"__entity_type__": T, key...}`` aimed at ``relation``."""
-        where = f"{owner.id}.{attribute.name}"
-        if not isinstance(value, Mapping) or "__entity_type__" not in value:
+        if type(value) is not dict or "__entity_type__" not in value:
             raise ValidationError(
-                f"{where} expects an entity reference, got {type(value).__name__}."
+                f"{owner.id}.{attribute.name} expects an entity reference, "
+                f"got {type(value).__name__}."
             )
         target_type = self.schema.get(str(value["__entity_type__"]))
-        expected = self.schema.get(relation.target)
-        if not target_type.is_a(expected):
-            raise ValidationError(f"{where} expects a {expected.id}, got a {target_type.id}.")
-        remote = [name for _, name in relation.pairs]
-        missing = [name for name in remote if value.get(name) is None]
-        if missing:
-            raise ValidationError(f"{where}: the reference has no {missing[0]!r}.")
-        return target_type, tuple(str(value[name]) for name in remote)
+        if not _fits(target_type, self.schema.types[relation.target]):
+            raise ValidationError(
+                f"{owner.id}.{attribute.name} expects a {relation.target}, got a {target_type.id}."
+            )
+        key = []
+        for _, name in relation.pairs:
+            part = value.get(name)
+            if part is None:
+                raise ValidationError(
+                    f"{owner.id}.{attribute.name}: the reference has no {name!r}."
+                )
+            key.append(part if isinstance(part, str) else str(part))
+        return target_type, tuple(key)
 
     def _set_collection(
         self, owner: EntityType, row: Mapping[str, Any], name: str, items: Any
@@ -287,7 +297,7 @@ class Writer:
         keys = []
         for item in items:
             target_type, key = self._reference(owner, attribute, _by_key(target), item)
-            self._remember(target_type, key, where)
+            self._remember(target_type, key, (owner.id, name))
             keys.append(key)
         owner_id = str(row[owner.primary_key[0]])
         if relation.link_table:
@@ -365,8 +375,9 @@ class Writer:
             if target not in existing:
                 self.create(link_type.id, {remote: owner_id, onward: target})
 
-    def _remember(self, target_type: EntityType, key: Key, where: str) -> None:
-        self.referenced[target_type.root.id].setdefault(key, where)
+    def _remember(self, target_type: EntityType, key: Key, source: tuple[str, str]) -> None:
+        """Note a reference to check before the batch commits; ``source`` is (type, attribute)."""
+        self.referenced[target_type.root.id].setdefault(key, source)
 
     # Flushing ------------------------------------------------------------------------------
 
@@ -409,13 +420,9 @@ class Writer:
                     row["status_id"] = self.workflow.status(row.get("project_id"), object_type)
                 if row.get("type_id") is None:
                     row["type_id"] = self.workflow.type(row.get("project_id"), object_type)
-            for attribute in entity_type.attributes.values():
-                if (
-                    attribute.is_required
-                    and attribute.is_stored
-                    and row.get(attribute.name) is None
-                ):
-                    raise MissingAttributeError(entity_type.id, attribute.name)
+            for name in entity_type.required_attributes:
+                if row.get(name) is None:
+                    raise MissingAttributeError(entity_type.id, name)
 
     def _derive_projects(self, rows: dict[Key, dict[str, Any]]) -> None:
         """Set ``project_id`` of new contexts from their parent (new or stored)."""
@@ -537,7 +544,7 @@ class Writer:
             found = set(self._existing_keys(root, keys)) if keys else set()
             for key in keys:
                 if key not in found:
-                    raise ReferenceNotFoundError(wanted[key], root.id, key)
+                    raise ReferenceNotFoundError(".".join(wanted[key]), root.id, key)
 
     # Deleting ------------------------------------------------------------------------------
 
@@ -617,7 +624,9 @@ class Writer:
         return tuple(parts)
 
     def _key_part(self, entity_type: EntityType, name: str, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if type(value) is str:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"{entity_type.id}.{name} key values must be strings.")
         return str(value)
 
@@ -648,6 +657,11 @@ def _column_value(entity_type: EntityType, name: str, part: str) -> Any:
     ):
         return int(part)
     return part
+
+
+@functools.cache
+def _fits(given: EntityType, expected: EntityType) -> bool:
+    return given.is_a(expected)
 
 
 def _by_key(target: EntityType) -> Relation:

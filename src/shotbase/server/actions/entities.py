@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from shotbase.schema.model import Attribute, DataType
 from shotbase.schema.values import encode_value
 from shotbase.server.actions.base import ActionContext, require
 from shotbase.store.writer import WrittenEntity
 
 __all__ = ["create", "delete", "update"]
+
+# Value types whose column value differs from its wire form.
+ENCODED = frozenset({DataType.DATETIME, DataType.NUMBER})
 
 
 def create(context: ActionContext, operation: Mapping[str, Any]) -> Any:
@@ -46,13 +50,21 @@ def _render(written: WrittenEntity, sent: Mapping[str, Any], *, everything: bool
     collections keep the members it just committed.
     """
     entity_type, row = written.entity_type, written.row
-    shown = set(entity_type.primary_key) | set(entity_type.system_attributes) | set(sent)
     data: dict[str, Any] = {"__entity_type__": entity_type.id}
-    for name, attribute in entity_type.attributes.items():
-        if attribute.is_stored and name in row and (everything or name in shown):
-            data[name] = encode_value(attribute, row[name])
-        elif attribute.is_relation and name in sent:
-            data[name] = _references(sent[name])
+    if everything:
+        stored: Iterable[Attribute] = entity_type.stored_attributes
+    else:
+        shown = {*entity_type.primary_key, *entity_type.system_attributes, *sent}
+        stored = (a for a in entity_type.stored_attributes if a.name in shown)
+    for attribute in stored:
+        value = row[attribute.name]
+        if value is not None and attribute.data_type in ENCODED:
+            value = encode_value(attribute, value)
+        data[attribute.name] = value
+    for name, value in sent.items():
+        if name not in data and name in entity_type.attributes:
+            if entity_type.attributes[name].is_relation:
+                data[name] = _references(value)
     return data
 
 
@@ -60,6 +72,6 @@ def _references(value: Any) -> Any:
     """Echo a sent reference or list of references in bare form."""
     if isinstance(value, list):
         return [_references(item) for item in value]
-    if isinstance(value, Mapping):
-        return {k: v for k, v in value.items() if not isinstance(v, dict | list)}
+    if type(value) is dict:
+        return {k: v for k, v in value.items() if type(v) is not dict and type(v) is not list}
     return value
