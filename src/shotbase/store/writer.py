@@ -31,6 +31,7 @@ from shotbase.schema.model import Attribute, AttributeKind, EntityType
 from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_value
 from shotbase.store.defaults import WorkflowDefaults, schema_defaults, type_defaults
+from shotbase.store.engine import bulk_insert
 from shotbase.store.tables import TYPE_COLUMN, Tables
 from shotbase.store.types import Key, Row
 
@@ -521,7 +522,7 @@ class Writer:
         if existing:
             key = existing[0]
             raise DuplicateEntityError(rows[key][TYPE_COLUMN], key)
-        self.connection.execute(table.insert(), list(rows.values()))
+        bulk_insert(self.connection, table, list(rows.values()))
 
     def _existing_keys(self, root: EntityType, keys: list[Key]) -> list[Key]:
         table = self.tables.of(root)
