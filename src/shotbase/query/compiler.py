@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shotbase.errors import QueryError, UnknownAttributeError
 from shotbase.query import ast
-from shotbase.schema.model import Attribute, AttributeKind, EntityType
+from shotbase.schema.model import Attribute, AttributeKind, DataType, EntityType
 from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_literal
 from shotbase.store.tables import TYPE_COLUMN, Tables
@@ -25,6 +25,18 @@ from shotbase.store.tables import TYPE_COLUMN, Tables
 __all__ = ["CompiledQuery", "QueryCompiler"]
 
 Condition = ColumnElement[bool]
+
+# Stand-ins that tell literal coercion how to read custom attribute value comparisons.
+NUMBER_VALUE = Attribute("value", AttributeKind.SCALAR, DataType.NUMBER)
+TEXT_VALUE = Attribute("value", AttributeKind.SCALAR, DataType.STRING)
+
+AGGREGATES: dict[str, Any] = {
+    "count": sa.func.count,
+    "sum": sa.func.sum,
+    "avg": sa.func.avg,
+    "min": sa.func.min,
+    "max": sa.func.max,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,65 @@ class QueryCompiler:
             # One row more than asked tells whether another page follows.
             statement = statement.limit(limit + 1)
         return CompiledQuery(entity_type, table, statement, offset, limit)
+
+    def compile_aggregate(self, query: ast.Query) -> tuple[sa.Select[Any], list[str]]:
+        """Compile ``select count(id), status_id from Task group by status_id``.
+
+        Returns the statement and the result keys: ``<function>_<attribute>`` for aggregates,
+        the attribute name for grouped values.
+
+        Raises:
+            QueryError: If a selected value is neither aggregated nor grouped.
+        """
+        entity_type = self.schema.get(query.entity_type)
+        table = self.tables.of(entity_type)
+        grouped = []
+        for path in query.group_by:
+            grouped.append(self._aggregate_column(entity_type, table, path))
+        columns, keys = [], []
+        for projection in query.projections:
+            column = self._aggregate_column(entity_type, table, projection.path)
+            name = "_".join(projection.path)
+            if projection.function is None:
+                if projection.path not in query.group_by:
+                    raise QueryError(
+                        f"'{'.'.join(projection.path)}' must be aggregated or listed in 'group by'."
+                    )
+                columns.append(column)
+                keys.append(name)
+                continue
+            function = AGGREGATES.get(projection.function)
+            if function is None:
+                known = ", ".join(sorted(AGGREGATES))
+                raise QueryError(f"Unknown function {projection.function!r}; use one of {known}.")
+            columns.append(function(column))
+            keys.append(f"{projection.function}_{name}")
+        # Each group says which group it is, as the reference's examples show.
+        for path, column in zip(query.group_by, grouped, strict=True):
+            if "_".join(path) not in keys:
+                columns.append(column)
+                keys.append("_".join(path))
+        statement = sa.select(*columns).where(*self.type_filter(entity_type, table))
+        if query.where is not None:
+            statement = statement.where(self.condition(entity_type, table, query.where))
+        if grouped:
+            statement = statement.group_by(*grouped).order_by(*grouped)
+        if query.offset:
+            statement = statement.offset(query.offset)
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
+        return statement, keys
+
+    def _aggregate_column(
+        self, entity_type: EntityType, table: sa.FromClause, path: Sequence[str]
+    ) -> sa.ColumnElement[Any]:
+        if len(path) != 1:
+            raise QueryError(
+                f"Aggregates and 'group by' take direct attributes, not {'.'.join(path)!r}."
+            )
+        return self._scalar_column(
+            entity_type, table, self._resolve_attribute(entity_type, path[0])
+        )
 
     def type_filter(self, entity_type: EntityType, table: sa.FromClause) -> list[Condition]:
         """Rows of ``entity_type`` and its subtypes only, when its table holds other types."""
@@ -135,8 +206,29 @@ class QueryCompiler:
             return self._exists(entity_type, table, first, inner)
         if attribute.kind is not AttributeKind.SCALAR:
             return self._compare_relation(entity_type, table, attribute, expression)
+        if attribute.data_type is DataType.VARIABLE and "value_text" in table.c:
+            return self._compare_custom_value(table, expression)
         column = self._scalar_column(entity_type, table, attribute)
         return self._compare(entity_type.id, attribute, column, expression)
+
+    def _compare_custom_value(self, table: sa.FromClause, expression: ast.Comparison) -> Condition:
+        """Compare a custom attribute value through its indexed text or number copy."""
+        value = expression.value
+        if isinstance(value, ast.Literal) and not value.quoted:
+            lowered = value.text.lower()
+            if lowered in ("true", "false"):
+                value = ast.Literal(lowered, quoted=True)
+            else:
+                try:
+                    float(value.text)
+                except ValueError:
+                    pass
+                else:
+                    return self._compare(
+                        "CustomAttributeValue", NUMBER_VALUE, table.c.value_number, expression
+                    )
+        text = ast.Comparison(expression.path, expression.operator, value)
+        return self._compare("CustomAttributeValue", TEXT_VALUE, table.c.value_text, text)
 
     def _compare_relation(
         self,
@@ -262,7 +354,29 @@ class QueryCompiler:
         self, relation: Relation, owner: sa.FromClause, target: sa.FromClause
     ) -> sa.Select[Any]:
         """``select 1 from target`` joined to the owner row by ``relation``."""
-        if relation.tree or relation.derived:
+        if relation.tree:
+            closure = self.tables.closure.alias()
+            near, far = (
+                (closure.c.descendant_id, closure.c.ancestor_id)
+                if relation.tree == "ancestors"
+                else (closure.c.ancestor_id, closure.c.descendant_id)
+            )
+            return (
+                sa.select(sa.literal(1))
+                .select_from(closure.join(target, far == target.c.id))
+                .where(near == owner.c.id)
+            )
+        if relation.derived == "latest_version":
+            newer = self.tables.families["AssetVersion"].alias()
+            is_newer = sa.and_(
+                newer.c.asset_id == target.c.asset_id, newer.c.version > target.c.version
+            )
+            return (
+                sa.select(sa.literal(1))
+                .select_from(target)
+                .where(target.c.asset_id == owner.c.id, ~sa.exists().where(is_newer))
+            )
+        if relation.derived:
             raise QueryError(
                 f"{relation.owner}.{relation.name} is computed and cannot be filtered on yet."
             )

@@ -19,6 +19,7 @@ from shotbase.query.compiler import CompiledQuery, QueryCompiler
 from shotbase.query.computed import COMPUTED_ATTRIBUTES, ComputeContext
 from shotbase.schema.model import AttributeKind, EntityType
 from shotbase.schema.values import encode_value
+from shotbase.store.custom_attributes import Configuration, applicable, load_configurations
 from shotbase.store.tables import TYPE_COLUMN
 from shotbase.store.types import Row
 
@@ -63,6 +64,7 @@ class Loader:
         self.connection = connection
         self.compute = compute
         self.identities: dict[tuple[str, tuple[Any, ...]], EntityRecord] = {}
+        self._configurations: list[Configuration] | None = None
 
     def __repr__(self) -> str:
         return f"Loader(entities={len(self.identities)})"
@@ -141,6 +143,9 @@ class Loader:
     ) -> None:
         relation = self.tables.relation(entity_type, name)
         target_type = self.schema.get(relation.target)
+        if target_type.root.id == "CustomAttributeValue" and relation.name == "custom_attributes":
+            self._custom_attributes(entity_type, target_type, records, rows, subtree)
+            return
         if relation.is_collection:
             if relation.pairs:
                 owner_columns = [local for local, _ in relation.pairs]
@@ -211,6 +216,42 @@ class Loader:
                 found.append((owner, row))
         return found
 
+    def _custom_attributes(
+        self,
+        entity_type: EntityType,
+        value_type: EntityType,
+        records: Sequence[EntityRecord],
+        rows: Sequence[Row],
+        subtree: ProjectionTree,
+    ) -> None:
+        """Dense custom attributes: one value per applicable configuration, default if unset."""
+        extra = set(subtree) - {"key", "value", "configuration_id", "entity_id"}
+        if extra:
+            raise QueryError(
+                f"custom_attributes.{sorted(extra)[0]} cannot be projected yet; "
+                "custom attribute values carry key, value, configuration_id and entity_id."
+            )
+        if self._configurations is None:
+            self._configurations = load_configurations(self.tables, self.connection)
+        table = self.tables.families["CustomAttributeValue"]
+        stored: dict[tuple[Any, Any], Any] = {}
+        for row in self._rows_where(table, "entity_id", sorted({row["id"] for row in rows})):
+            stored[(row["configuration_id"], row["entity_id"])] = row["value"]
+        for record, row in zip(records, rows, strict=True):
+            concrete = self.schema.get(record.type_id)
+            values = []
+            for configuration in applicable(self._configurations, concrete, row):
+                key = (configuration.id, row["id"])
+                value = stored.get(key, configuration.default)
+                identity = (value_type.id, tuple(str(part) for part in key))
+                item = self.identities.get(identity)
+                if item is None:
+                    item = EntityRecord(value_type.id, key, value_type.primary_key)
+                    self.identities[identity] = item
+                item.values.update(key=configuration.key, value=value)
+                values.append(item)
+            record.values["custom_attributes"] = values
+
     def _rows_where(self, table: sa.Table, column: str, values: Sequence[Any]) -> list[Row]:
         """All rows whose ``column`` is one of ``values``, a statement per chunk."""
         found: list[Row] = []
@@ -221,43 +262,33 @@ class Loader:
         return found
 
     def _ancestors(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:
-        """Each context's typed ancestors, from the top down; a statement per tree level."""
-        table = self.tables.families["Context"]
-        known: dict[Any, Row] = {}
-        wanted = set(ids)
-        while wanted:
-            found = self._rows_where(table, "id", sorted(wanted))
-            known.update((row["id"], row) for row in found)
-            wanted = {row["parent_id"] for row in found if row["parent_id"]} - known.keys()
-        pairs: list[tuple[tuple[Any, ...], Row]] = []
-        for owner in ids:
-            chain: list[Row] = []
-            current = known.get(known[owner]["parent_id"]) if owner in known else None
-            while current is not None and current[TYPE_COLUMN] != "Project" and len(chain) < 1000:
-                chain.append(current)
-                current = known.get(current["parent_id"])
-            pairs.extend(((owner,), row) for row in reversed(chain))
-        return pairs
+        """Each context's typed ancestors, from the top down, through the tree index."""
+        return self._tree(ids, ancestors=True)
 
     def _descendants(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:
-        """Every context below each owner, level by level; a statement per tree level."""
+        """Every typed context below each owner, nearest first, through the tree index."""
+        return self._tree(ids, ancestors=False)
+
+    def _tree(self, ids: Sequence[Any], *, ancestors: bool) -> list[tuple[tuple[Any, ...], Row]]:
         table = self.tables.families["Context"]
-        owners_of: dict[Any, set[Any]] = {owner: {owner} for owner in ids}
+        closure = self.tables.closure
+        near, far = (
+            (closure.c.descendant_id, closure.c.ancestor_id)
+            if ancestors
+            else (closure.c.ancestor_id, closure.c.descendant_id)
+        )
+        depth = closure.c.depth.desc() if ancestors else closure.c.depth.asc()
         pairs: list[tuple[tuple[Any, ...], Row]] = []
-        frontier = sorted(owners_of)
-        seen = set(frontier)
-        while frontier:
-            found = self._rows_where(table, "parent_id", frontier)
-            frontier = []
-            for row in found:
-                if row["id"] in seen:
-                    continue
-                seen.add(row["id"])
-                owners = owners_of.setdefault(row["id"], set())
-                owners |= owners_of[row["parent_id"]] - {row["id"]}
-                pairs.extend(((owner,), row) for owner in sorted(owners_of[row["parent_id"]]))
-                owners_of[row["id"]] = owners | {row["id"]}
-                frontier.append(row["id"])
+        for start in range(0, len(ids), CHUNK):
+            statement = (
+                sa.select(*table.c, near.label("_owner"))
+                .select_from(closure.join(table, far == table.c.id))
+                .where(near.in_(ids[start : start + CHUNK]), table.c[TYPE_COLUMN] != "Project")
+                .order_by(near, depth, table.c.id)
+            )
+            pairs.extend(
+                ((row["_owner"],), row) for row in self.connection.execute(statement).mappings()
+            )
         return pairs
 
     def _latest_versions(self, ids: Sequence[Any]) -> list[tuple[tuple[Any, ...], Row]]:

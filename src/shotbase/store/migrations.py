@@ -33,6 +33,13 @@ def upgrade(engine: sa.Engine, tables: Tables) -> list[str]:
                 if column.name not in present:
                     _add_column(connection, table, column)
                     done.append(f"added column {table.name}.{column.name}")
+    if "created table context_ancestor" in done:
+        from shotbase.store.tree import ContextTree
+
+        with engine.begin() as connection:
+            links = ContextTree(tables, connection).rebuild()
+        if links:
+            done.append(f"rebuilt the context tree index ({links} links)")
     for step in done:
         logger.debug("database upgrade: %s", step)
     if done:

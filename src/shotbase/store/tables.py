@@ -30,7 +30,11 @@ COLUMN_TYPES: dict[DataType, sa.types.TypeEngine[Any]] = {
     DataType.DATETIME: sa.DateTime(),
     DataType.VARIABLE: sa.JSON(),
 }
-STORAGE_TYPES = {"string": DataType.STRING, "integer": DataType.INTEGER}
+STORAGE_TYPES = {
+    "string": DataType.STRING,
+    "integer": DataType.INTEGER,
+    "number": DataType.NUMBER,
+}
 
 
 def table_name(type_id: str) -> str:
@@ -48,6 +52,7 @@ class Tables:
     families: dict[str, sa.Table]
     links: dict[str, sa.Table]
     api_key: sa.Table
+    closure: sa.Table
     _holders: dict[str, dict[str, EntityType]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -114,7 +119,14 @@ def build_tables(schema: Schema) -> Tables:
         sa.Column("key_hash", sa.Text(), nullable=False, unique=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    return Tables(schema, metadata, relations, families, links, api_key)
+    closure = sa.Table(
+        "context_ancestor",
+        metadata,
+        sa.Column("descendant_id", sa.Text(), primary_key=True),
+        sa.Column("ancestor_id", sa.Text(), primary_key=True, index=True),
+        sa.Column("depth", sa.Integer(), nullable=False),
+    )
+    return Tables(schema, metadata, relations, families, links, api_key, closure)
 
 
 def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
@@ -131,7 +143,8 @@ def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
             name,
             COLUMN_TYPES[data_type],
             primary_key=name in root.primary_key,
-            index=name.endswith("_id") and name not in root.primary_key,
+            index=(name.endswith("_id") or name.startswith("value_"))
+            and name not in root.primary_key,
         )
         for name, data_type in columns.items()
     ]

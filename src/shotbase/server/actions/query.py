@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from collections.abc import Mapping
 from typing import Any
 
+from shotbase.query.ast import Projection, Query
 from shotbase.query.computed import ComputeContext
 from shotbase.query.loader import Loader, render
 from shotbase.query.parser import parse
@@ -19,12 +22,12 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
     context.flush()
     parsed = parse(expression)
     state = context.state
+    if parsed.group_by or any(projection.function for projection in parsed.projections):
+        return _aggregate(context, parsed)
     compiled = state.compiler.compile(parsed, page_size=state.settings.page_size_limit)
     projections = parsed.projections
     if not projections:
         entity_type = state.schema.get(parsed.entity_type)
-        from shotbase.query.ast import Projection
-
         projections = tuple(Projection((name,)) for name in entity_type.default_projections)
     loader = Loader(
         state.compiler, context.connection, ComputeContext(state.tables, context.base_url)
@@ -36,3 +39,21 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
         "data": render(records, normalize=normalize),
         "metadata": {"next": {"offset": next_offset}},
     }
+
+
+def _aggregate(context: ActionContext, parsed: Query) -> Any:
+    """Aggregates answer with plain objects, one per group, not entities."""
+    statement, keys = context.state.compiler.compile_aggregate(parsed)
+    data = [
+        {key: _plain(value) for key, value in zip(keys, row, strict=True)}
+        for row in context.connection.execute(statement)
+    ]
+    return {"action": "query", "data": data, "metadata": {"next": {"offset": None}}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"__type__": "datetime", "value": value.replace(microsecond=0).isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
