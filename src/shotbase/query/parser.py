@@ -15,6 +15,7 @@ __all__ = ["MAX_NESTING", "parse"]
 
 # Deeper trees are refused before they reach recursive code (the AST builder, the compiler).
 MAX_NESTING = 200
+MAX_PAGE_NUMBER = 2**31 - 1
 
 # Human names for terminals in "expected ..." messages.
 TERMINAL_NAMES = {
@@ -157,10 +158,10 @@ class _ToAst(lark.Transformer[lark.Token, Any]):
         return ast.OrderKey(children[0], descending)
 
     def offset(self, children: list[lark.Token]) -> tuple[str, int]:
-        return "offset", int(children[1])
+        return "offset", _page_number("offset", children[1])
 
     def limit(self, children: list[lark.Token]) -> tuple[str, int]:
-        return "limit", int(children[1])
+        return "limit", _page_number("limit", children[1])
 
     def disjunction(self, children: list[Any]) -> ast.Or:
         return ast.Or(tuple(c for c in children if _is_expression(c)))
@@ -212,6 +213,13 @@ _OPERATORS = {
     "like": "like",
     "not_like": "not_like",
 }
+
+
+def _page_number(clause: str, token: lark.Token) -> int:
+    number = int(token)
+    if number > MAX_PAGE_NUMBER:
+        raise QueryError(f"'{clause}' must be at most {MAX_PAGE_NUMBER}, got {number}.")
+    return number
 
 
 def _is_expression(value: object) -> bool:

@@ -13,6 +13,7 @@ from shotbase.schema.model import Attribute, DataType
 __all__ = ["coerce_literal", "coerce_value", "encode_value", "parse_datetime"]
 
 NULL_WORDS = {"none", "null"}
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 TRUE_WORDS = {"true", "1"}
 FALSE_WORDS = {"false", "0"}
@@ -53,9 +54,9 @@ def coerce_value(entity_type: str, attribute: Attribute, value: Any) -> Any:
                 return value
         elif kind is DataType.INTEGER:
             if isinstance(value, int) and not isinstance(value, bool):
-                return value
+                return _in_range(value)
             if isinstance(value, float) and value.is_integer():
-                return int(value)
+                return _in_range(int(value))
         elif kind is DataType.NUMBER:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 if math.isfinite(value):
@@ -83,7 +84,7 @@ def coerce_literal(entity_type: str, attribute: Attribute, text: str, quoted: bo
     lowered = text.lower()
     try:
         if kind is DataType.INTEGER:
-            return int(_plain_number(text))
+            return _in_range(int(_plain_number(text)))
         if kind is DataType.NUMBER:
             number = float(_plain_number(text))
             if not math.isfinite(number):
@@ -111,6 +112,13 @@ def encode_value(attribute: Attribute, value: Any) -> Any:
     if attribute.data_type is DataType.NUMBER and isinstance(value, int | float):
         return float(value)
     return value
+
+
+def _in_range(number: int) -> int:
+    """``number`` if a database integer column can hold it, else ValueError."""
+    if not INTEGER_MIN <= number <= INTEGER_MAX:
+        raise ValueError(number)
+    return number
 
 
 def _plain_number(text: str) -> str:
