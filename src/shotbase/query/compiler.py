@@ -177,7 +177,7 @@ class QueryCompiler:
         self, entity_type: EntityType, table: sa.FromClause, expression: ast.Relational
     ) -> Condition:
         *steps, last = expression.path
-        attribute = self._resolve_attribute(entity_type, last) if not steps else None
+        attribute = self._resolve_attribute(entity_type, last, relation=True) if not steps else None
         if steps:
             inner = ast.Relational((last,), expression.relation, expression.criteria)
             return self._through(entity_type, table, steps, inner)
@@ -198,7 +198,7 @@ class QueryCompiler:
         self, entity_type: EntityType, table: sa.FromClause, expression: ast.Comparison
     ) -> Condition:
         first, *rest = expression.path
-        attribute = self._resolve_attribute(entity_type, first)
+        attribute = self._resolve_attribute(entity_type, first, relation=bool(rest) or None)
         if rest:
             if attribute.kind is AttributeKind.SCALAR:
                 raise UnknownAttributeError(entity_type.id, ".".join(expression.path))
@@ -238,7 +238,7 @@ class QueryCompiler:
         expression: ast.Comparison,
     ) -> Condition:
         """``parent is None`` / ``parent is_not None`` on a reference held by a column."""
-        relation = self.tables.relation(entity_type, attribute.name)
+        relation = self.tables.relation(self.owner(entity_type, attribute.name), attribute.name)
         is_null = isinstance(expression.value, ast.Literal) and not expression.value.quoted
         is_null = is_null and expression.value.text.lower() in ("none", "null")  # type: ignore[union-attr]
         if relation.is_collection or not relation.pairs or not is_null:
@@ -320,7 +320,7 @@ class QueryCompiler:
         inner: ast.Relational,
     ) -> Condition:
         first, *rest = steps
-        attribute = self._resolve_attribute(entity_type, first)
+        attribute = self._resolve_attribute(entity_type, first, relation=True)
         if attribute.kind is AttributeKind.SCALAR:
             raise UnknownAttributeError(entity_type.id, ".".join((*steps, "...")))
         if rest:
@@ -341,7 +341,7 @@ class QueryCompiler:
         criteria: ast.Expression | None,
     ) -> Condition:
         """There is a row related to ``table`` by ``name`` that meets ``criteria``."""
-        relation = self.tables.relation(entity_type, name)
+        relation = self.tables.relation(self.owner(entity_type, name, relation=True), name)
         target_type = self.schema.get(relation.target)
         target = self.tables.of(target_type).alias()
         statement = self.related(relation, table, target)
@@ -407,12 +407,12 @@ class QueryCompiler:
     ) -> sa.ColumnElement[Any]:
         """A column, or a scalar subquery through references, to order rows by."""
         first, *rest = path
-        attribute = self._resolve_attribute(entity_type, first)
+        attribute = self._resolve_attribute(entity_type, first, relation=bool(rest))
         if not rest:
             return self._scalar_column(entity_type, table, attribute)
         if attribute.kind is not AttributeKind.REFERENCE:
             raise QueryError(f"Cannot order by {'.'.join(path)}: {first} is not a reference.")
-        relation = self.tables.relation(entity_type, first)
+        relation = self.tables.relation(self.owner(entity_type, first, relation=True), first)
         target_type = self.schema.get(relation.target)
         target = self.tables.of(target_type).alias()
         column = self.order_column(target_type, target, rest)
@@ -430,8 +430,33 @@ class QueryCompiler:
             )
         return table.c[attribute.name]
 
-    def _resolve_attribute(self, entity_type: EntityType, name: str) -> Attribute:
-        attribute = entity_type.attribute(name)
+    def _resolve_attribute(
+        self, entity_type: EntityType, name: str, *, relation: bool | None = None
+    ) -> Attribute:
+        attribute = self.owner(entity_type, name, relation=relation).attributes[name]
         if attribute.is_restricted:
             raise QueryError(f"{entity_type.id}.{name} cannot be used in queries yet.")
         return attribute
+
+    def owner(
+        self, entity_type: EntityType, name: str, *, relation: bool | None = None
+    ) -> EntityType:
+        """The type whose attribute ``name`` a path on ``entity_type`` means.
+
+        A base type's rows may be of subtypes with more attributes (``children.status`` on a
+        Shot reaches Tasks): a name only some subtypes have resolves to the first of them,
+        preferring one where it is a relation when ``relation`` is true. Rows of other types
+        simply do not match.
+
+        Raises:
+            UnknownAttributeError: If neither the type nor any subtype has the attribute.
+        """
+        if name in entity_type.attributes:
+            return entity_type
+        candidates = [t for t in entity_type.descendants() if name in t.attributes]
+        if relation is not None:
+            fitting = [t for t in candidates if t.attributes[name].is_relation == relation]
+            candidates = fitting or candidates
+        if not candidates:
+            raise UnknownAttributeError(entity_type.id, name, entity_type.attributes)
+        return candidates[0]

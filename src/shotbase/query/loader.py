@@ -88,6 +88,9 @@ class Loader:
         """Turn rows of ``entity_type`` into records carrying the attributes in ``tree``."""
         records = [self.record(entity_type, row) for row in rows]
         for name, subtree in tree.items():
+            if name not in entity_type.attributes:
+                self._subtype_attribute(entity_type, name, records, rows, subtree)
+                continue
             attribute = entity_type.attribute(name)
             if attribute.is_restricted:
                 raise QueryError(f"{entity_type.id}.{name} cannot be projected.")
@@ -98,6 +101,24 @@ class Loader:
             else:
                 self._relation(entity_type, name, records, rows, subtree)
         return records
+
+    def _subtype_attribute(
+        self,
+        entity_type: EntityType,
+        name: str,
+        records: Sequence[EntityRecord],
+        rows: Sequence[Row],
+        subtree: ProjectionTree,
+    ) -> None:
+        """Load an attribute that only some subtypes have, for the rows of those subtypes."""
+        self.compiler.owner(entity_type, name)  # raises when no subtype has it
+        groups: dict[str, list[Row]] = {}
+        for record, row in zip(records, rows, strict=True):
+            if name in self.schema.get(record.type_id).attributes:
+                groups.setdefault(record.type_id, []).append(row)
+        # Loading again finds the same records by identity and adds the attribute to them.
+        for type_id, group in groups.items():
+            self.load(self.schema.get(type_id), group, {name: subtree})
 
     def record(self, entity_type: EntityType, row: Row) -> EntityRecord:
         """The record for ``row``, created on first sight, with its key and system values."""
