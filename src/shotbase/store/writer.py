@@ -30,12 +30,20 @@ from shotbase.errors import (
 from shotbase.schema.model import Attribute, AttributeKind, EntityType
 from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_value
+from shotbase.store.custom_attributes import (
+    Configuration,
+    check_value,
+    index_columns,
+    load_configurations,
+    typed_value_type,
+)
 from shotbase.store.defaults import WorkflowDefaults, schema_defaults, type_defaults
 from shotbase.store.engine import bulk_insert
 from shotbase.store.tables import TYPE_COLUMN, Tables
+from shotbase.store.tree import ContextTree
 from shotbase.store.types import Key, Row
 
-__all__ = ["Writer", "WrittenEntity"]
+__all__ = ["Change", "Writer", "WrittenEntity"]
 
 CHUNK = 500
 
@@ -46,6 +54,21 @@ class WrittenEntity:
 
     entity_type: EntityType
     row: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entity the batch added, updated or removed, for ``ftrack.update`` events.
+
+    ``old`` and ``new`` hold the changed columns: for ``add`` the new row (filled in as the
+    batch derives values), for ``remove`` the deleted row.
+    """
+
+    action: str  # "add", "update" or "remove"
+    entity_type: EntityType
+    key: Key
+    old: Mapping[str, Any]
+    new: Mapping[str, Any]
 
 
 class Writer:
@@ -65,8 +88,11 @@ class Writer:
         self.user_id = user_id
         self.now = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
         self.workflow = WorkflowDefaults(tables, connection)
+        self._configurations: dict[str, Configuration] | None = None
         self.pending: dict[str, dict[Key, dict[str, Any]]] = defaultdict(dict)
         self.referenced: dict[str, dict[Key, tuple[str, str]]] = defaultdict(dict)
+        # The change log: what this batch did, in order, for events published after commit.
+        self.changes: list[Change] = []
 
     def __repr__(self) -> str:
         return f"Writer(pending={sum(len(rows) for rows in self.pending.values())})"
@@ -93,6 +119,7 @@ class Writer:
         if key in self.pending[root]:
             raise DuplicateEntityError(entity_type.id, key)
         self.pending[root][key] = row
+        self.changes.append(Change("add", entity_type, key, {}, row))
         for name, items in collections.items():
             self._set_collection(entity_type, row, name, items)
         return WrittenEntity(entity_type, row)
@@ -122,11 +149,15 @@ class Writer:
         concrete = self.schema.get(current[TYPE_COLUMN])
         row = dict(current)
         collections = self._assign(concrete, row, data, current=dict(current))
+        if concrete.root.id == "CustomAttributeValue":
+            self._name_custom_attribute_values([row])
         changes = {name: value for name, value in row.items() if value != current[name]}
         if changes:
             table = self.tables.of(entity_type)
             statement = table.update().where(*self._key_filter(table, entity_type, key))
             self.connection.execute(statement.values(**changes))
+            old = {name: current[name] for name in changes}
+            self.changes.append(Change("update", concrete, key, old, changes))
             if "parent_id" in changes and concrete.root.id == "Context":
                 self._move_context(row)
         for name, items in collections.items():
@@ -143,14 +174,20 @@ class Writer:
         key = self.normalize_key(entity_type, entity_key)
         pending = self.pending[entity_type.root.id]
         if key in pending and self.schema.get(pending[key][TYPE_COLUMN]).is_a(entity_type):
-            del pending[key]
+            row = pending.pop(key)
+            self.changes = [change for change in self.changes if change.new is not row]
             return
         self.flush()
-        if self.fetch(entity_type, key) is None:
+        current = self.fetch(entity_type, key)
+        if current is None:
             raise EntityNotFoundError(entity_type.id, key)
+        concrete = self.schema.get(current[TYPE_COLUMN])
+        self.changes.append(Change("remove", concrete, key, dict(current), {}))
         doomed = self._cascade(entity_type.root, [key])
         for root_id, keys in doomed.items():
             self._delete_rows(self.schema.get(root_id), keys)
+        if doomed.get("Context"):
+            ContextTree(self.tables, self.connection).remove(key[0] for key in doomed["Context"])
 
     def finish(self) -> None:
         """Check that every reference points at an entity and insert what is buffered."""
@@ -397,11 +434,16 @@ class Writer:
                 for row in pending["Context"].values()
                 if row[TYPE_COLUMN] == "Project"
             )
-        for root_id, rows in pending.items():
-            self._derive(root_id, rows, pending)
-        for root_id, rows in pending.items():
-            if rows:
-                self._insert(self.schema.get(root_id), rows)
+        # Custom attribute values last: they read configurations that may be new in this batch.
+        order = sorted(pending, key=lambda root_id: root_id == "CustomAttributeValue")
+        for root_id in order:
+            if root_id == "CustomAttributeValue":
+                self._configurations = None
+            self._derive(root_id, pending[root_id], pending)
+            if pending[root_id]:
+                self._insert(self.schema.get(root_id), pending[root_id])
+        if pending.get("Context"):
+            ContextTree(self.tables, self.connection).add(pending["Context"])
 
     def _derive(
         self,
@@ -502,19 +544,21 @@ class Writer:
         return None if project is None else str(project)
 
     def _name_custom_attribute_values(self, rows: list[dict[str, Any]]) -> None:
-        """Copy each value's configuration key, which answers carry as ``key``."""
-        table = self.tables.families["CustomConfigurationBase"]
-        ids = sorted({row["configuration_id"] for row in rows if row.get("configuration_id")})
-        keys: dict[str, str] = {}
-        for chunk in _chunks(ids):
-            statement = sa.select(table.c.id, table.c.key).where(table.c.id.in_(chunk))
-            keys.update({found.id: found.key for found in self.connection.execute(statement)})
+        """Check values against their configuration; set ``key``, typed type, filter copies."""
+        if self._configurations is None:
+            configurations = load_configurations(self.tables, self.connection)
+            self._configurations = {c.id: c for c in configurations}
         for row in rows:
-            if row.get("configuration_id") not in keys:
+            configuration = self._configurations.get(row.get("configuration_id") or "")
+            if configuration is None:
                 raise EntityNotFoundError(
                     "CustomAttributeConfiguration", (row.get("configuration_id"),)
                 )
-            row["key"] = keys[row["configuration_id"]]
+            row["key"] = configuration.key
+            row["value"] = check_value(configuration, row.get("value"))
+            row.update(index_columns(row["value"]))
+            if row[TYPE_COLUMN] == "CustomAttributeValue":
+                row[TYPE_COLUMN] = typed_value_type(configuration.entity_type)
 
     def _insert(self, root: EntityType, rows: dict[Key, dict[str, Any]]) -> None:
         table = self.tables.of(root)
@@ -593,7 +637,9 @@ class Writer:
         """After a context changes parent, give it and its descendants the parent's project."""
         table = self.tables.families["Context"]
         parent = None
-        if row.get("parent_id"):
+        if not row.get("parent_id"):
+            ContextTree(self.tables, self.connection).move(row["id"])
+        else:
             parent = self.connection.execute(
                 sa.select(table.c.id, table.c.project_id, table.c[TYPE_COLUMN]).where(
                     table.c.id == row["parent_id"]
@@ -602,17 +648,11 @@ class Writer:
         if parent is None:
             return
         project = parent[0] if parent[2] == "Project" else parent[1]
-        ids = [row["id"]]
-        while ids:
-            for chunk in _chunks(ids):
-                self.connection.execute(
-                    table.update().where(table.c.id.in_(chunk)).values(project_id=project)
-                )
-            children: list[str] = []
-            for chunk in _chunks(ids):
-                statement = sa.select(table.c.id).where(table.c.parent_id.in_(chunk))
-                children.extend(self.connection.execute(statement).scalars())
-            ids = children
+        subtree = ContextTree(self.tables, self.connection).move(row["id"])
+        for chunk in _chunks(subtree):
+            self.connection.execute(
+                table.update().where(table.c.id.in_(chunk)).values(project_id=project)
+            )
 
     # Keys ----------------------------------------------------------------------------------
 
