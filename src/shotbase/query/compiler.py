@@ -8,6 +8,8 @@ state, joined to it, whose short is DONE". That one form serves references, coll
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +55,14 @@ class CompiledQuery:
 class QueryCompiler:
     """Turns :class:`ast.Query` values into SQL for one set of tables."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, *, cache_size: int = 1024) -> None:
         self.tables = tables
         self.schema = tables.schema
+        # Compiled statements by query: a statement is immutable and carries its own values,
+        # so a query asked again (a poll, a page re-read) skips building SQL altogether.
+        self._cache: OrderedDict[tuple[ast.Query, int | None], CompiledQuery] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"QueryCompiler({self.tables!r})"
@@ -66,6 +73,20 @@ class QueryCompiler:
         Raises:
             UnknownEntityTypeError, UnknownAttributeError, QueryError, ValidationError.
         """
+        key = (query, page_size)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        compiled = self._compile(query, page_size)
+        with self._lock:
+            self._cache[key] = compiled
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return compiled
+
+    def _compile(self, query: ast.Query, page_size: int | None) -> CompiledQuery:
         entity_type = self.schema.get(query.entity_type)
         table = self.tables.of(entity_type)
         statement = sa.select(*table.c).where(*self.type_filter(entity_type, table))
