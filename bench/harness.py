@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -97,6 +98,7 @@ def start_server(data_dir: Path, database_url: str) -> Server:
     while time.monotonic() < deadline and api_key:
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                threading.Thread(target=_drain, args=(process,), daemon=True).start()
                 return Server(url, api_key, process)
         except httpx.TransportError:
             time.sleep(0.1)
@@ -107,6 +109,14 @@ def start_server(data_dir: Path, database_url: str) -> Server:
     raise RuntimeError(f"shotbase serve did not start (or printed no api key):\n{output}")
 
 
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Keep reading the server's output so that a full pipe never blocks it."""
+    assert process.stdout is not None
+    with process.stdout:
+        for _ in process.stdout:
+            pass
+
+
 def stop_server(server: Server) -> None:
     """Stop a server started by :func:`start_server`."""
     server.process.terminate()
@@ -115,8 +125,6 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-    if server.process.stdout:
-        server.process.stdout.close()
 
 
 # Databases -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ Usage: ``.venv/bin/python bench/query.py [--sequences 100] [--shots 100] [--task
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -326,7 +327,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
                     "|---|---:|---:|---:|---:|---:|",
                 ]
                 for case in cases(studio):
-                    ours = timed(lambda c=case: api.query(c.expression), args.repeat)
+                    ours = timed(functools.partial(api.query, case.expression), args.repeat)
                     raw = time_sql(engine, case, args.repeat)
                     (op50, op95), (rp50, rp95) = percentiles(ours), percentiles(raw)
                     lines.append(

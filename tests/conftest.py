@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,7 +77,9 @@ def drop_postgres_database(admin: sa.Engine, url: str) -> None:
     scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
 )
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """An empty database of each supported kind."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'shotbase.sqlite'}"
@@ -87,17 +90,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     drop_postgres_database(admin, url)
 
 
-def start_server(data_dir: Path, database_url: str, *extra: str) -> ServerProcess:
-    """Start ``shotbase serve`` on a free port and wait until it answers."""
-    port = free_port()
+def start_server(
+    data_dir: Path, database_url: str, *extra: str, port: int | None = None
+) -> ServerProcess:
+    """Start ``shotbase serve`` on ``port`` (default: a free one) and wait until it answers."""
+    port = port or free_port()
     command = [
-        sys.executable, "-m", "shotbase.cli", "serve",
-        "--data", str(data_dir), "--database", database_url,
-        "--port", str(port), "--log-level", "warning", *extra,
+        sys.executable,
+        "-m",
+        "shotbase.cli",
+        "serve",
+        "--data",
+        str(data_dir),
+        "--database",
+        database_url,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *extra,
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api_key = ""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -114,6 +127,7 @@ def start_server(data_dir: Path, database_url: str, *extra: str) -> ServerProces
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                drain(process)
                 return ServerProcess(url, "admin", api_key, data_dir, database_url, process)
         except httpx.TransportError:
             time.sleep(0.1)
@@ -124,6 +138,18 @@ def start_server(data_dir: Path, database_url: str, *extra: str) -> ServerProces
     raise RuntimeError(f"shotbase serve did not start:\n{output}")
 
 
+def drain(process: subprocess.Popen[str]) -> None:
+    """Keep reading a server's output so that a full pipe never blocks it."""
+
+    def read() -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            for _ in process.stdout:
+                pass
+
+    threading.Thread(target=read, daemon=True).start()
+
+
 def stop_server(server: ServerProcess) -> None:
     """Stop a server started by :func:`start_server`."""
     server.process.terminate()
@@ -132,8 +158,6 @@ def stop_server(server: ServerProcess) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-    if server.process.stdout:
-        server.process.stdout.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from shotbase.client import (
+    NOT_SET,
+    FileCache,
+    LayeredCache,
+    MemoryCache,
+    ObjectKeyMaker,
+    ProxyCache,
+    SerialisedCache,
+    Session,
+    StringKeyMaker,
+)
 from shotbase.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -22,9 +33,18 @@ __all__ = [
     "ConfigurationError",
     "DuplicateEntityError",
     "EntityNotFoundError",
+    "FileCache",
+    "LayeredCache",
+    "MemoryCache",
+    "NOT_SET",
+    "ObjectKeyMaker",
+    "ProxyCache",
     "QueryError",
     "QuerySyntaxError",
+    "SerialisedCache",
+    "Session",
     "ShotbaseError",
+    "StringKeyMaker",
     "UnknownAttributeError",
     "UnknownEntityTypeError",
     "ValidationError",

@@ -3,22 +3,45 @@
 Every error has a stable ``code`` and a wire ``exception`` name (what the ftrack ``/api``
 error object carries in ``exception``)::
 
-    ShotbaseError                         shotbase.error
-    ├── ConfigurationError                configuration.invalid
-    ├── AuthenticationError               auth.invalid_credentials
-    ├── RequestError                      request.invalid
-    │   └── UnknownActionError            request.unknown_action
-    ├── SchemaError                       schema.invalid
-    │   ├── UnknownEntityTypeError        schema.unknown_entity_type
-    │   └── UnknownAttributeError         schema.unknown_attribute
-    ├── QueryError                        query.invalid
-    │   └── QuerySyntaxError              query.syntax
-    ├── ValidationError                   entity.invalid
-    │   ├── MissingAttributeError         entity.missing_attribute
-    │   └── ImmutableAttributeError       entity.immutable_attribute
-    ├── EntityNotFoundError               entity.not_found
-    │   └── ReferenceNotFoundError        entity.reference_not_found
-    └── DuplicateEntityError              entity.duplicate
+    ShotbaseError                               shotbase.error
+    ├── ConfigurationError                      configuration.invalid
+    ├── AuthenticationError                     auth.invalid_credentials
+    ├── RequestError                            request.invalid
+    │   └── UnknownActionError                  request.unknown_action
+    ├── SchemaError                             schema.invalid
+    │   ├── UnknownEntityTypeError              schema.unknown_entity_type
+    │   └── UnknownAttributeError               schema.unknown_attribute
+    ├── QueryError                              query.invalid
+    │   ├── QuerySyntaxError                    query.syntax
+    │   ├── NoResultFoundError                  query.no_result
+    │   └── MultipleResultsFoundError           query.multiple_results
+    ├── ValidationError                         entity.invalid
+    │   ├── MissingAttributeError               entity.missing_attribute
+    │   └── ImmutableAttributeError             entity.immutable_attribute
+    ├── EntityNotFoundError                     entity.not_found
+    │   └── ReferenceNotFoundError              entity.reference_not_found
+    ├── DuplicateEntityError                    entity.duplicate
+    ├── ServerError                             server.internal
+    ├── ClientError                             client.error
+    │   ├── ConnectionFailedError               client.connection_failed
+    │   ├── ConnectionClosedError               client.connection_closed
+    │   ├── MalformedResponseError              client.malformed_response
+    │   ├── ServerCompatibilityError            client.server_incompatible
+    │   └── NotSupportedError                   client.not_supported
+    └── AccessorError                           accessor.error
+        ├── AccessorResourceNotFoundError       accessor.not_found
+        ├── AccessorParentResourceNotFoundError accessor.parent_not_found
+        ├── AccessorResourceInvalidError        accessor.invalid_resource
+        ├── AccessorPermissionDeniedError       accessor.permission_denied
+        ├── AccessorContainerNotEmptyError      accessor.container_not_empty
+        ├── AccessorTransferFailedError         accessor.transfer_failed
+        └── AccessorConnectionError             accessor.connection_failed
+
+Accessor errors carry the ``resource_identifier`` they concern (None when the error is about the
+storage as a whole, such as a refused connection).
+
+The client (``shotbase.Session``) rebuilds the class of a server error from ``error_code``, so
+callers catch classes and never match on message text.
 """
 
 from __future__ import annotations
@@ -27,17 +50,34 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "AccessorConnectionError",
+    "AccessorContainerNotEmptyError",
+    "AccessorError",
+    "AccessorParentResourceNotFoundError",
+    "AccessorPermissionDeniedError",
+    "AccessorResourceInvalidError",
+    "AccessorResourceNotFoundError",
+    "AccessorTransferFailedError",
     "AuthenticationError",
+    "ClientError",
     "ConfigurationError",
+    "ConnectionClosedError",
+    "ConnectionFailedError",
     "DuplicateEntityError",
     "EntityNotFoundError",
     "ImmutableAttributeError",
+    "MalformedResponseError",
     "MissingAttributeError",
+    "MultipleResultsFoundError",
+    "NoResultFoundError",
+    "NotSupportedError",
     "QueryError",
     "QuerySyntaxError",
     "ReferenceNotFoundError",
     "RequestError",
     "SchemaError",
+    "ServerCompatibilityError",
+    "ServerError",
     "ShotbaseError",
     "UnknownActionError",
     "UnknownAttributeError",
@@ -158,6 +198,22 @@ class QuerySyntaxError(QueryError):
         self.expected, self.text, self.line, self.column = expected, text, line, column
 
 
+class NoResultFoundError(QueryError):
+    """A query expected exactly one entity and found none."""
+
+    code = "query.no_result"
+    wire_name = "NoResultFoundError"
+    http_status = 404
+
+
+class MultipleResultsFoundError(QueryError):
+    """A query expected exactly one entity and found several."""
+
+    code = "query.multiple_results"
+    wire_name = "MultipleResultsFoundError"
+    http_status = 409
+
+
 class ValidationError(ShotbaseError):
     """Entity data breaks a rule of the schema."""
 
@@ -224,3 +280,127 @@ class DuplicateEntityError(ShotbaseError):
         shown = ", ".join(str(part) for part in key)
         super().__init__(f"A {entity_type} with key ({shown}) already exists.")
         self.entity_type, self.key = entity_type, tuple(key)
+
+
+class AccessorError(ShotbaseError):
+    """An accessor could not carry out an operation on its storage."""
+
+    code = "accessor.error"
+    wire_name = "AccessorError"
+    http_status = 500
+
+    def __init__(self, message: str, resource_identifier: str | None = None) -> None:
+        super().__init__(message)
+        self.resource_identifier = resource_identifier
+
+
+class AccessorResourceNotFoundError(AccessorError):
+    """The resource identifier names nothing in the storage."""
+
+    code = "accessor.not_found"
+    wire_name = "AccessorResourceNotFoundError"
+    http_status = 404
+
+
+class AccessorParentResourceNotFoundError(AccessorError):
+    """The container a resource should be in does not exist or cannot be determined."""
+
+    code = "accessor.parent_not_found"
+    wire_name = "AccessorParentResourceNotFoundError"
+    http_status = 404
+
+
+class AccessorResourceInvalidError(AccessorError):
+    """A resource identifier is malformed, escapes the storage root, or has the wrong kind."""
+
+    code = "accessor.invalid_resource"
+    wire_name = "AccessorResourceInvalidError"
+    http_status = 400
+
+
+class AccessorPermissionDeniedError(AccessorError):
+    """The storage refused the operation for lack of permission."""
+
+    code = "accessor.permission_denied"
+    wire_name = "AccessorPermissionDeniedError"
+    http_status = 403
+
+
+class AccessorContainerNotEmptyError(AccessorError):
+    """A container cannot be removed because it still has entries."""
+
+    code = "accessor.container_not_empty"
+    wire_name = "AccessorContainerNotEmptyError"
+    http_status = 409
+
+
+class AccessorTransferFailedError(AccessorError):
+    """Data could not be written or read completely (disk full, short write, I/O error)."""
+
+    code = "accessor.transfer_failed"
+    wire_name = "AccessorOperationFailedError"
+    http_status = 502
+
+
+class AccessorConnectionError(AccessorError):
+    """The storage could not be reached, refused the credentials, or has an untrusted host key."""
+
+    code = "accessor.connection_failed"
+    wire_name = "AccessorConnectionError"
+    http_status = 502
+
+
+class ServerError(ShotbaseError):
+    """The server failed unexpectedly; its log has the details."""
+
+    code = "server.internal"
+    wire_name = "ServerError"
+    http_status = 500
+
+
+class ClientError(ShotbaseError):
+    """The client could not complete a call (root of the client-side errors)."""
+
+    code = "client.error"
+    wire_name = "ClientError"
+    http_status = 400
+
+
+class ConnectionFailedError(ClientError):
+    """The server could not be reached, or the connection broke during a call."""
+
+    code = "client.connection_failed"
+    wire_name = "ConnectionFailedError"
+    http_status = 503
+
+
+class ConnectionClosedError(ClientError):
+    """The session is closed and cannot make calls any more."""
+
+    code = "client.connection_closed"
+    wire_name = "ConnectionClosedError"
+    http_status = 400
+
+
+class MalformedResponseError(ClientError):
+    """The server answered with something that is not a valid ``/api`` response."""
+
+    code = "client.malformed_response"
+    wire_name = "MalformedResponseError"
+    http_status = 502
+
+
+class ServerCompatibilityError(ClientError):
+    """The server's version is too old for this client."""
+
+    code = "client.server_incompatible"
+    wire_name = "ServerCompatibilityError"
+    http_status = 400
+
+
+class NotSupportedError(ClientError):
+    """A feature the client or the server does not support yet."""
+
+    code = "client.not_supported"
+    wire_name = "NotSupportedError"
+    http_status = 501

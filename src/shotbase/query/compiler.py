@@ -191,8 +191,35 @@ class QueryCompiler:
         if isinstance(expression, ast.Not):
             return sa.not_(self.condition(entity_type, table, expression.item))
         if isinstance(expression, ast.Relational):
-            return self._relational(entity_type, table, expression)
-        return self._comparison(entity_type, table, expression)
+            compiled = self._relational(entity_type, table, expression)
+        else:
+            compiled = self._comparison(entity_type, table, expression)
+        through = isinstance(expression, ast.Relational) or len(expression.path) > 1
+        return self._only_where_defined(entity_type, table, expression.path[0], through, compiled)
+
+    def _only_where_defined(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        name: str,
+        through: bool,
+        compiled: Condition,
+    ) -> Condition:
+        """Unknown (NULL) for rows whose type lacks the attribute, so neither it nor its
+        negation matches them: ``Context where bid is None`` finds no Project. A Project's
+        ``status`` is a plain value, not the reference ``status.name`` follows, so it lacks
+        that one too."""
+        if name in entity_type.attributes:
+            return compiled
+        kind = self.owner(entity_type, name, relation=through or None).attributes[name].kind
+        members = [
+            t.id
+            for t in entity_type.descendants()
+            if name in t.attributes and t.attributes[name].kind is kind
+        ]
+        defined: Condition = table.c[TYPE_COLUMN].in_(members)
+        unknown: Condition = sa.case((defined, compiled), else_=sa.null())
+        return unknown
 
     def _relational(
         self, entity_type: EntityType, table: sa.FromClause, expression: ast.Relational
@@ -302,8 +329,12 @@ class QueryCompiler:
         if literal is None:
             raise QueryError(f"'{operator}' cannot compare with None.")
         if operator in ("like", "not_like"):
+            text = str(literal)
+            if (len(text) - len(text.rstrip("\\"))) % 2:
+                raise QueryError(f"The pattern {text!r} ends with a lone escape character '\\'.")
             pattern = sa.func.lower(sa.cast(column, sa.Text))
-            matched: Condition = pattern.like(str(literal).lower())
+            # Backslash escapes % and _ on every database, as ftrack's MySQL did.
+            matched: Condition = pattern.like(text.lower(), escape="\\")
             return sa.not_(matched) if operator == "not_like" else matched
         compared: Condition = {
             "is": column == literal,

@@ -14,14 +14,21 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from shotbase.errors import RequestError, ShotbaseError
 from shotbase.server.auth import Authenticator
 from shotbase.server.batch import run_batch
+from shotbase.server.broker import open_broker
+from shotbase.server.components import ComponentEndpoints
 from shotbase.server.errors import render_error
+from shotbase.server.events import EventEndpoint
+from shotbase.server.router import EventRouter
 from shotbase.server.state import ServerState
+from shotbase.server.updates import update_event
 from shotbase.settings import Settings
+from shotbase.store.accounts import Account
 
 __all__ = ["create_app"]
 
@@ -51,11 +58,22 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
         opened = state if state is not None else await run_in_threadpool(ServerState.open, settings)
         holder["state"] = opened
         holder["auth"] = Authenticator(opened)
+        router, broker = EventRouter(), open_broker(settings.redis)
+        await broker.start(router.deliver)
+        holder["events"] = EventEndpoint(holder["auth"].check, router, broker, reject)
+        holder["components"] = ComponentEndpoints(
+            opened.file_store, opened.upload_signer, holder["auth"], reject
+        )
         try:
             yield
         finally:
+            await broker.close()
             if state is None:
                 opened.close()
+
+    async def reject(exc: Exception) -> Response:
+        status, body = render_error(exc, strict=True)
+        return OrjsonResponse(body, status_code=status)
 
     async def api(request: Request) -> Response:
         strict = request.headers.get("ftrack-strict-api", "false").lower() == "true"
@@ -67,7 +85,7 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
                 request.headers.get("ftrack-user"),
                 request.headers.get("ftrack-api-key"),
             )
-            results = await run_in_threadpool(
+            outcome = await run_in_threadpool(
                 run_batch,
                 holder["state"],
                 account,
@@ -80,13 +98,23 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
             if not isinstance(exc, ShotbaseError):
                 logger.debug("unexpected error answered as %d", status)
             return OrjsonResponse(body, status_code=status)
-        response = OrjsonResponse(results)
+        response = OrjsonResponse(outcome.results)
+        if outcome.entities:
+            await _publish_update(holder["events"], outcome.entities, account, request)
         logger.debug(
             "answered %d operations in %.1f ms",
             len(operations),
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+    async def event_handshake(request: Request) -> Response:
+        endpoint: EventEndpoint = holder["events"]
+        return await endpoint.handshake(request)
+
+    async def event_socket(websocket: WebSocket) -> None:
+        endpoint: EventEndpoint = holder["events"]
+        await endpoint.websocket(websocket)
 
     async def placeholder(request: Request) -> Response:
         return Response(PLACEHOLDER_PNG, media_type="image/png")
@@ -110,16 +138,40 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
         status, body = render_error(exc, strict=True)
         return OrjsonResponse(body, status_code=status)
 
+    def component(name: str) -> Any:
+        async def handle(request: Request) -> Response:
+            handler = getattr(holder["components"], name)
+            response: Response = await handler(request)
+            return response
+
+        return handle
+
     routes = [
         Route("/api", api, methods=["POST"]),
+        Route("/component/upload", component("upload"), methods=["PUT"]),
+        Route("/component/get", component("download"), methods=["GET"]),
+        Route("/component/thumbnail", component("thumbnail"), methods=["GET"]),
+        Route("/component/remove", component("remove"), methods=["GET"]),
         Route("/img/thumbnail2.png", placeholder, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/socket.io/1/", event_handshake, methods=["GET"]),
+        WebSocketRoute("/socket.io/1/websocket/{sid}", event_socket),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: internal_error},
     )
+
+
+async def _publish_update(
+    events: EventEndpoint, entities: list[dict[str, Any]], account: Account, request: Request
+) -> None:
+    """Publish ``ftrack.update`` for a committed batch; the batch stands if this fails."""
+    try:
+        await events.publish(update_event(entities, account, request.headers))
+    except Exception as exc:  # noqa: BLE001 - the commit succeeded; a lost event must not undo it
+        logger.warning("could not publish ftrack.update for %d entities: %s", len(entities), exc)
 
 
 def _parse_body(body: bytes) -> list[Any]:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from shotbase.errors import RequestError, UnknownActionError
+import sqlalchemy as sa
+
+from shotbase.errors import RequestError, UnknownActionError, ValidationError
 from shotbase.server.actions import ACTIONS, WRITE_ACTIONS, ActionContext
 from shotbase.server.state import ServerState
+from shotbase.server.updates import describe_changes
 from shotbase.store.accounts import Account
 
-__all__ = ["run_batch"]
+__all__ = ["BatchOutcome", "run_batch"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """A committed batch: one result per operation and the entities it changed."""
+
+    results: list[Any]
+    entities: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_batch(
@@ -23,22 +36,45 @@ def run_batch(
     *,
     base_url: str,
     options: Mapping[str, str],
-) -> list[Any]:
-    """Apply ``operations`` and return one result per operation.
+) -> BatchOutcome:
+    """Apply ``operations``; return one result per operation and, for ``ftrack.update``
+    events, the changed entities (described inside the transaction, returned after commit).
 
     Raises:
         ShotbaseError: The first error of any operation; nothing of the batch is kept.
     """
     handlers = [_handler_for(operation) for operation in operations]
     write = any(operation["action"] in WRITE_ACTIONS for operation in operations)
-    with state.database.transaction(write=write) as connection:
+    with _database_errors(), state.database.transaction(write=write) as connection:
         context = ActionContext(state, account, connection, base_url, options)
         results = [handler(context, op) for handler, op in zip(handlers, operations, strict=True)]
         context.finish()
         rendered = [result() if callable(result) else result for result in results]
+        entities = describe_changes(state.tables, connection, context.changes)
     if write:
         logger.debug("committed a batch of %d operations", len(operations))
-    return rendered
+    return BatchOutcome(rendered, entities)
+
+
+@contextlib.contextmanager
+def _database_errors() -> Iterator[None]:
+    """Translate what the database refuses into errors that name the problem."""
+    try:
+        yield
+    except sa.exc.DataError as exc:
+        raise ValidationError(f"The database refused a value: {_first_line(exc.orig)}") from exc
+    except sa.exc.IntegrityError as exc:
+        raise ValidationError(
+            f"The change conflicts with stored data: {_first_line(exc.orig)}"
+        ) from exc
+
+
+def _first_line(error: BaseException | None) -> str:
+    return (
+        str(error).strip().splitlines()[0]
+        if error is not None and str(error).strip()
+        else "no detail"
+    )
 
 
 def _handler_for(operation: Any) -> Any:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from shotbase.query.compiler import QueryCompiler
 from shotbase.schema import Schema, load_builtin_schema
+from shotbase.server.file_store import FileStore, UploadSigner
 from shotbase.settings import Settings
 from shotbase.store import Database, Tables, build_tables, open_database, upgrade
 from shotbase.store.accounts import create_user, has_users, issue_key
@@ -29,6 +30,8 @@ class ServerState:
     tables: Tables
     database: Database
     compiler: QueryCompiler
+    file_store: FileStore
+    upload_signer: UploadSigner
 
     def __repr__(self) -> str:
         return f"ServerState({self.database!r})"
@@ -43,7 +46,16 @@ class ServerState:
         upgrade(database.engine, tables)
         with database.transaction(write=True) as connection:
             seed(tables, connection)
-        return cls(settings, schema, tables, database, QueryCompiler(tables))
+        data = Path(settings.data)
+        return cls(
+            settings,
+            schema,
+            tables,
+            database,
+            QueryCompiler(tables),
+            FileStore(data / "files"),
+            UploadSigner.in_directory(data),
+        )
 
     def close(self) -> None:
         """Release database connections."""

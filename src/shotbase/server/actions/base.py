@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shotbase.errors import RequestError
 from shotbase.server.state import ServerState
 from shotbase.store.accounts import Account
-from shotbase.store.writer import Writer
+from shotbase.store.writer import Change, Writer
 
 __all__ = ["ActionContext", "Handler", "require"]
 
@@ -36,6 +36,11 @@ class ActionContext:
         if self._writer is None:
             self._writer = Writer(self.state.tables, self.connection, user_id=self.account.id)
         return self._writer
+
+    @property
+    def changes(self) -> list[Change]:
+        """What the batch's writes changed so far, in order."""
+        return [] if self._writer is None else list(self._writer.changes)
 
     def flush(self) -> None:
         """Make buffered writes visible to reads in this batch."""

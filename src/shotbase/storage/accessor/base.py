@@ -1,0 +1,251 @@
+"""The accessor interface, resource identifier confinement and error translation.
+
+An accessor gives access to one storage (a folder on disk, a folder on an SFTP server, ...).
+Every method takes a *resource identifier*: a relative, ``/``-separated path inside the
+accessor's root. :func:`split_identifier` is the single gate every accessor passes identifiers
+through, so an identifier can never reach outside the root (no ``..``, no absolute paths).
+
+The interface has the same duck shape as ``ftrack_api.accessor.base.Accessor``, so a shotbase
+accessor can be set as ``location.accessor`` in the official client too.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import uuid
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol
+
+from shotbase.errors import (
+    AccessorContainerNotEmptyError,
+    AccessorError,
+    AccessorPermissionDeniedError,
+    AccessorResourceInvalidError,
+    AccessorResourceNotFoundError,
+    AccessorTransferFailedError,
+)
+
+__all__ = [
+    "Accessor",
+    "ResourceFile",
+    "error_from_os",
+    "join_identifier",
+    "split_identifier",
+    "temporary_name",
+]
+
+READ_MODES = frozenset({"r", "rb"})
+WRITE_MODES = frozenset({"w", "wb"})
+
+
+class ResourceFile(Protocol):
+    """A streaming binary file object returned by :meth:`Accessor.open`.
+
+    Writers publish their data under the final name only when :meth:`close` succeeds; leaving a
+    ``with`` block by an exception, calling ``abort()`` or dropping the object unclosed removes
+    the partial data.
+    """
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file is closed."""
+        ...
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Return up to ``size`` bytes (everything left when negative or None)."""
+        ...
+
+    def write(self, data: bytes, /) -> int:
+        """Write ``data`` and return the number of bytes written."""
+        ...
+
+    def flush(self) -> None:
+        """Push buffered data towards the storage."""
+        ...
+
+    def close(self) -> None:
+        """Finish the transfer (for writers: verify and publish under the final name)."""
+        ...
+
+    def __enter__(self) -> ResourceFile: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class Accessor(abc.ABC):
+    """Read and write data in one storage, addressed by resource identifier."""
+
+    @abc.abstractmethod
+    def exists(self, resource_identifier: str) -> bool:
+        """Return whether ``resource_identifier`` names a file or container.
+
+        Raises:
+            AccessorResourceInvalidError: If the identifier escapes the accessor's root.
+        """
+
+    @abc.abstractmethod
+    def is_file(self, resource_identifier: str) -> bool:
+        """Return whether ``resource_identifier`` names a file."""
+
+    @abc.abstractmethod
+    def is_container(self, resource_identifier: str) -> bool:
+        """Return whether ``resource_identifier`` names a container (a folder)."""
+
+    @abc.abstractmethod
+    def is_sequence(self, resource_identifier: str) -> bool:
+        """Return whether ``resource_identifier`` is a sequence expression with members present.
+
+        A sequence expression is a path with a ``%d`` or ``%0Nd`` frame placeholder, such as
+        ``shots/sh010/plate.%04d.exr``.
+        """
+
+    @abc.abstractmethod
+    def list(self, resource_identifier: str) -> list[str]:
+        """Return the resource identifiers of the entries in a container, sorted.
+
+        Raises:
+            AccessorResourceNotFoundError: If the container does not exist.
+            AccessorResourceInvalidError: If ``resource_identifier`` is not a container.
+        """
+
+    @abc.abstractmethod
+    def make_container(self, resource_identifier: str, recursive: bool = True) -> None:
+        """Create a container; an existing container is left as it is.
+
+        Args:
+            resource_identifier: The container to create.
+            recursive: Also create missing parent containers.
+        Raises:
+            AccessorParentResourceNotFoundError: If the parent is missing and not ``recursive``.
+            AccessorResourceInvalidError: If a file already has that name.
+        """
+
+    @abc.abstractmethod
+    def get_container(self, resource_identifier: str) -> str:
+        """Return the resource identifier of the container holding ``resource_identifier``.
+
+        The root container is ``""``.
+
+        Raises:
+            AccessorParentResourceNotFoundError: If ``resource_identifier`` is the root.
+        """
+
+    @abc.abstractmethod
+    def open(self, resource_identifier: str, mode: str = "rb") -> ResourceFile:
+        """Open a file for streaming.
+
+        Args:
+            resource_identifier: The file.
+            mode: ``"rb"`` to read, ``"wb"`` to write (to a temporary name, renamed over
+                ``resource_identifier`` on a successful close).
+        Returns:
+            A streaming binary file object.
+        Raises:
+            ValueError: If ``mode`` is not a supported mode.
+            AccessorResourceNotFoundError: If reading a file that does not exist.
+            AccessorParentResourceNotFoundError: If writing into a missing container.
+            AccessorPermissionDeniedError: If the storage refuses access.
+        """
+
+    @abc.abstractmethod
+    def remove(self, resource_identifier: str) -> None:
+        """Remove a file, an empty container, or the present members of a sequence.
+
+        Raises:
+            AccessorResourceNotFoundError: If nothing has that name.
+            AccessorContainerNotEmptyError: If the container still has entries.
+        """
+
+    def remove_container(self, resource_identifier: str) -> None:
+        """Remove an empty container (the official client's name for :meth:`remove`)."""
+        self.remove(resource_identifier)
+
+    @abc.abstractmethod
+    def get_url(self, resource_identifier: str) -> str:
+        """Return a URL for ``resource_identifier`` (``file://`` or ``sftp://``)."""
+
+    @abc.abstractmethod
+    def get_filesystem_path(self, resource_identifier: str) -> str:
+        """Return the path of ``resource_identifier`` in the storage's own file system."""
+
+
+def split_identifier(resource_identifier: str) -> tuple[str, ...]:
+    """Split a resource identifier into path parts that stay inside the accessor's root.
+
+    ``.`` and empty parts are dropped, so ``""`` and ``"."`` name the root. Both ``/`` and
+    ``\\`` separate parts, so a Windows-style ``..\\x`` is caught too.
+
+    Args:
+        resource_identifier: A relative path such as ``"show/sh010/v001/main.exr"``.
+    Returns:
+        The path parts, e.g. ``("show", "sh010", "v001", "main.exr")``.
+    Raises:
+        AccessorResourceInvalidError: If the identifier is not a string, is absolute, contains
+            a ``..`` part or a NUL character.
+    """
+    if not isinstance(resource_identifier, str):
+        raise AccessorResourceInvalidError(
+            f"expected a resource identifier string, got {type(resource_identifier).__name__}",
+            None,
+        )
+    if "\x00" in resource_identifier:
+        raise AccessorResourceInvalidError(
+            f"resource identifier {resource_identifier!r} contains a NUL character",
+            resource_identifier,
+        )
+    unified = resource_identifier.replace("\\", "/")
+    if unified.startswith("/") or (len(unified) > 1 and unified[1] == ":"):
+        raise AccessorResourceInvalidError(
+            f"resource identifier {resource_identifier!r} is absolute; expected a path"
+            " relative to the accessor's root",
+            resource_identifier,
+        )
+    parts = tuple(part for part in unified.split("/") if part not in ("", "."))
+    if ".." in parts:
+        raise AccessorResourceInvalidError(
+            f"resource identifier {resource_identifier!r} contains '..'; it may not leave"
+            " the accessor's root",
+            resource_identifier,
+        )
+    return parts
+
+
+def join_identifier(parts: Sequence[str]) -> str:
+    """Join path parts back into a resource identifier (``""`` for the root)."""
+    return "/".join(parts)
+
+
+def temporary_name(name: str) -> str:
+    """Return a hidden, unique name beside ``name`` to write to before renaming."""
+    return f".{name}.{uuid.uuid4().hex[:12]}.part"
+
+
+def error_from_os(error: OSError, resource_identifier: str, operation: str) -> AccessorError:
+    """Translate an ``OSError`` into the accessor error for its ``errno``.
+
+    Args:
+        error: The error the file system raised.
+        resource_identifier: The resource the operation concerned.
+        operation: What was being done, e.g. ``"open"``, for the message.
+    Returns:
+        The accessor error to raise ``from error``.
+    """
+    reason = error.strerror or str(error)
+    message = f"cannot {operation} {resource_identifier!r}: {reason}"
+    code = error.errno
+    if code == errno.ENOENT:
+        return AccessorResourceNotFoundError(message, resource_identifier)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return AccessorPermissionDeniedError(message, resource_identifier)
+    if code == errno.ENOTEMPTY:
+        return AccessorContainerNotEmptyError(message, resource_identifier)
+    if code in (errno.ENOTDIR, errno.EISDIR, errno.EINVAL, errno.EEXIST, errno.ELOOP):
+        return AccessorResourceInvalidError(message, resource_identifier)
+    return AccessorTransferFailedError(message, resource_identifier)
