@@ -1,4 +1,4 @@
-"""An existing database is upgraded in place when the schema gains tables and columns."""
+"""An existing database is upgraded in place when the schema gains tables, columns, indexes."""
 
 from __future__ import annotations
 
@@ -8,23 +8,24 @@ from shotbase.schema import load_builtin_schema
 from shotbase.store import build_tables, open_database, upgrade
 
 
-def test_upgrade_adds_missing_tables_and_columns_and_keeps_rows(database_url: str) -> None:
+def test_upgrade_adds_missing_tables_columns_and_indexes_and_keeps_rows(database_url: str) -> None:
     tables = build_tables(load_builtin_schema())
     database = open_database(database_url)
     try:
         upgrade(database.engine, tables)
         with database.engine.begin() as connection:
-            connection.execute(
-                tables.families["Scope"].insert().values(id="s1", name="keep me", _type="Scope")
-            )
-            connection.execute(sa.text('ALTER TABLE scope DROP COLUMN "name"'))
+            priority = tables.families["Priority"]
+            connection.execute(priority.insert().values(id="p1", name="keep me", _type="Priority"))
+            connection.execute(sa.text("DROP INDEX ix_priority_name_by_key"))
+            connection.execute(sa.text('ALTER TABLE priority DROP COLUMN "color"'))
             connection.execute(sa.text("DROP TABLE context_scope"))
         done = upgrade(database.engine, tables)
-        assert "added column scope.name" in done
+        assert "added column priority.color" in done
         assert "created table context_scope" in done
+        assert "created index ix_priority_name_by_key" in done
         with database.engine.begin() as connection:
-            ids = connection.execute(sa.text("select id from scope")).scalars().all()
-            assert ids == ["s1"]
+            rows = connection.execute(sa.text("select id, name from priority where id = 'p1'"))
+            assert rows.all() == [("p1", "keep me")]
             assert sa.inspect(connection).has_table("context_scope")
         assert upgrade(database.engine, tables) == []
     finally:

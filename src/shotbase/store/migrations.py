@@ -33,6 +33,11 @@ def upgrade(engine: sa.Engine, tables: Tables) -> list[str]:
                 if column.name not in present:
                     _add_column(connection, table, column)
                     done.append(f"added column {table.name}.{column.name}")
+            indexed = {index["name"] for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexed:
+                    index.create(connection)
+                    done.append(f"created index {index.name}")
     if "created table context_ancestor" in done:
         from shotbase.store.tree import ContextTree
 
