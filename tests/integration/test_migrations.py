@@ -16,13 +16,13 @@ def test_upgrade_adds_missing_tables_columns_and_indexes_and_keeps_rows(database
         with database.engine.begin() as connection:
             priority = tables.families["Priority"]
             connection.execute(priority.insert().values(id="p1", name="keep me", _type="Priority"))
-            connection.execute(sa.text("DROP INDEX ix_priority_name_by_key"))
+            connection.execute(sa.text("DROP INDEX ix_priority_name"))
             connection.execute(sa.text('ALTER TABLE priority DROP COLUMN "color"'))
             connection.execute(sa.text("DROP TABLE context_scope"))
         done = upgrade(database.engine, tables)
         assert "added column priority.color" in done
         assert "created table context_scope" in done
-        assert "created index ix_priority_name_by_key" in done
+        assert "created index ix_priority_name" in done
         with database.engine.begin() as connection:
             rows = connection.execute(sa.text("select id, name from priority where id = 'p1'"))
             assert rows.all() == [("p1", "keep me")]

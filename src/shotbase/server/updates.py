@@ -45,8 +45,10 @@ def describe_changes(
         if column is not None:
             starts.add(str(row[column]))
     lineage = _lineage(tables, connection, starts)
+    # Entities under one parent share its ancestors: computed once, reused (read only).
+    ancestors: dict[str | None, list[dict[str, Any]]] = {}
     return [
-        _describe(tables.schema.types, change, row, lineage)
+        _describe(tables.schema.types, change, row, lineage, ancestors)
         for change, row in zip(changes, rows, strict=True)
     ]
 
@@ -95,7 +97,11 @@ def _parent_column(change: Change, row: Mapping[str, Any]) -> str | None:
 
 
 def _describe(
-    types: Mapping[str, EntityType], change: Change, row: Mapping[str, Any], lineage: Lineage
+    types: Mapping[str, EntityType],
+    change: Change,
+    row: Mapping[str, Any],
+    lineage: Lineage,
+    ancestors: dict[str | None, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     entity_type = change.entity_type
     if change.action == "update":
@@ -129,7 +135,9 @@ def _describe(
         "entity_type": entity_type.id,
         "parentId": parent_id,
     }
-    described["parents"] = [itself, *_ancestors(types, parent_id, lineage)]
+    if parent_id not in ancestors:
+        ancestors[parent_id] = _ancestors(types, parent_id, lineage)
+    described["parents"] = [itself, *ancestors[parent_id]]
     return described
 
 
@@ -174,8 +182,13 @@ def _lineage(tables: Tables, connection: sa.Connection, starts: Iterable[str]) -
     return known
 
 
+PLAIN_TYPES = frozenset({str, int, float, bool})
+
+
 def _plain(value: Any) -> Any:
     """A JSON-ready form of a stored value."""
+    if value is None or type(value) in PLAIN_TYPES:
+        return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
