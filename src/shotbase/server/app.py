@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,14 +20,14 @@ from starlette.websockets import WebSocket
 
 from shotbase.errors import RequestError, ShotbaseError
 from shotbase.server.auth import Authenticator
-from shotbase.server.batch import run_batch
+from shotbase.server.batch import BatchOutcome, run_batch
 from shotbase.server.broker import open_broker
 from shotbase.server.components import ComponentEndpoints
 from shotbase.server.errors import render_error
 from shotbase.server.events import EventEndpoint
 from shotbase.server.router import EventRouter
 from shotbase.server.state import ServerState
-from shotbase.server.updates import update_event
+from shotbase.server.updates import describe_changes, update_event
 from shotbase.settings import Settings
 from shotbase.store.accounts import Account
 
@@ -99,8 +100,11 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
                 logger.debug("unexpected error answered as %d", status)
             return OrjsonResponse(body, status_code=status)
         response = OrjsonResponse(outcome.results)
-        if outcome.entities:
-            await _publish_update(holder["events"], outcome.entities, account, request)
+        if outcome.changes:
+            # Published after the answer is sent: the client does not wait for the event.
+            response.background = BackgroundTask(
+                _publish_update, holder, outcome, account, dict(request.headers)
+            )
         logger.debug(
             "answered %d operations in %.1f ms",
             len(operations),
@@ -165,13 +169,20 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
 
 
 async def _publish_update(
-    events: EventEndpoint, entities: list[dict[str, Any]], account: Account, request: Request
+    holder: dict[str, Any], outcome: BatchOutcome, account: Account, headers: dict[str, str]
 ) -> None:
     """Publish ``ftrack.update`` for a committed batch; the batch stands if this fails."""
     try:
-        await events.publish(update_event(entities, account, request.headers))
+        state: ServerState = holder["state"]
+        entities = await run_in_threadpool(
+            describe_changes, state.tables, outcome.changes, outcome.lineage
+        )
+        events: EventEndpoint = holder["events"]
+        await events.publish(update_event(entities, account, headers))
     except Exception as exc:  # noqa: BLE001 - the commit succeeded; a lost event must not undo it
-        logger.warning("could not publish ftrack.update for %d entities: %s", len(entities), exc)
+        logger.warning(
+            "could not publish ftrack.update for %d changes: %s", len(outcome.changes), exc
+        )
 
 
 def _parse_body(body: bytes) -> list[Any]:

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from shotbase.errors import RequestError, UnknownActionError, ValidationError
 from shotbase.server.actions import ACTIONS, WRITE_ACTIONS, ActionContext
 from shotbase.server.state import ServerState
-from shotbase.server.updates import describe_changes
+from shotbase.server.updates import Lineage, collect_lineage
 from shotbase.store.accounts import Account
+from shotbase.store.writer import Change
 
 __all__ = ["BatchOutcome", "run_batch"]
 
@@ -23,10 +24,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """A committed batch: one result per operation and the entities it changed."""
+    """A committed batch: one result per operation, what it changed and those entities'
+    ancestors, for the ``ftrack.update`` event published after the answer."""
 
     results: list[Any]
-    entities: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    lineage: Lineage = field(default_factory=dict)
 
 
 def run_batch(
@@ -50,10 +53,11 @@ def run_batch(
         results = [handler(context, op) for handler, op in zip(handlers, operations, strict=True)]
         context.finish()
         rendered = [result() if callable(result) else result for result in results]
-        entities = describe_changes(state.tables, connection, context.changes)
+        changes = list(context.changes)
+        lineage = collect_lineage(state.tables, connection, changes) if changes else {}
     if write:
         logger.debug("committed a batch of %d operations", len(operations))
-    return BatchOutcome(rendered, entities)
+    return BatchOutcome(rendered, changes, lineage)
 
 
 @contextlib.contextmanager

@@ -32,19 +32,30 @@ MAX_DEPTH = 64
 Lineage = dict[str, tuple[str | None, str]]  # context id -> (parent id, entity type id)
 
 
-def describe_changes(
+def collect_lineage(
     tables: Tables, connection: sa.Connection, changes: Sequence[Change]
-) -> list[dict[str, Any]]:
-    """The ``data.entities`` list of an ``ftrack.update`` event for ``changes``."""
-    if not changes:
-        return []
-    rows = [_row_of(change) for change in changes]
+) -> Lineage:
+    """What :func:`describe_changes` needs from the database, read inside the transaction
+    (deleted contexts are still there to be read)."""
     starts = set()
-    for change, row in zip(changes, rows, strict=True):
+    for change in changes:
+        row = _row_of(change)
         column = _parent_column(change, row)
         if column is not None:
             starts.add(str(row[column]))
-    lineage = _lineage(tables, connection, starts)
+    return _lineage(tables, connection, starts) if starts else {}
+
+
+def describe_changes(
+    tables: Tables, changes: Sequence[Change], lineage: Lineage
+) -> list[dict[str, Any]]:
+    """The ``data.entities`` list of an ``ftrack.update`` event for ``changes``.
+
+    Pure work on values: run after the answer is sent, off the request's path.
+    """
+    if not changes:
+        return []
+    rows = [_row_of(change) for change in changes]
     # Entities under one parent share its ancestors: computed once, reused (read only).
     ancestors: dict[str | None, list[dict[str, Any]]] = {}
     return [

@@ -95,6 +95,7 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str,
     if connection.dialect.name != "postgresql":
         connection.execute(table.insert(), rows)
         return
+    import psycopg
     from psycopg.types.json import Json
 
     names = [column.name for column in table.columns]
@@ -107,16 +108,20 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str,
     )
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    Json(row.get(name))
-                    if name in wrap and row.get(name) is not None
-                    else row.get(name)
-                    for name in names
-                ]
-            )
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        Json(row.get(name))
+                        if name in wrap and row.get(name) is not None
+                        else row.get(name)
+                        for name in names
+                    ]
+                )
+    except psycopg.IntegrityError as exc:
+        # The same exception SQLAlchemy raises for its own statements.
+        raise sa.exc.IntegrityError(statement, None, exc) from exc
 
 
 def _begin_sqlite(connection: sa.Connection) -> None:

@@ -562,11 +562,16 @@ class Writer:
 
     def _insert(self, root: EntityType, rows: dict[Key, dict[str, Any]]) -> None:
         table = self.tables.of(root)
-        existing = self._existing_keys(root, list(rows))
-        if existing:
+        try:
+            # A savepoint keeps the transaction usable when the key constraint refuses a row.
+            with self.connection.begin_nested():
+                bulk_insert(self.connection, table, list(rows.values()))
+        except sa.exc.IntegrityError as exc:
+            existing = self._existing_keys(root, list(rows))
+            if not existing:
+                raise
             key = existing[0]
-            raise DuplicateEntityError(rows[key][TYPE_COLUMN], key)
-        bulk_insert(self.connection, table, list(rows.values()))
+            raise DuplicateEntityError(rows[key][TYPE_COLUMN], key) from exc
 
     def _existing_keys(self, root: EntityType, keys: list[Key]) -> list[Key]:
         table = self.tables.of(root)
