@@ -396,11 +396,42 @@ class QueryCompiler:
         relation = self.tables.relation(self.owner(entity_type, name, relation=True), name)
         target_type = self.schema.get(relation.target)
         target = self.tables.of(target_type).alias()
+        if relation.tree:
+            return self._in_tree(relation.tree, table, target_type, target, criteria)
         statement = self.related(relation, table, target)
         statement = statement.where(*self.type_filter(target_type, target))
         if criteria is not None:
             statement = statement.where(self.condition(target_type, target, criteria))
         return statement.exists()
+
+    def _in_tree(
+        self,
+        direction: str,
+        owner: sa.FromClause,
+        target_type: EntityType,
+        target: sa.FromClause,
+        criteria: ast.Expression | None,
+    ) -> Condition:
+        """``ancestors any (...)`` as "the row is among the descendants of the matches".
+
+        The matching contexts are few and found first; the tree index then lists the rows
+        below (or above) them, so the database never probes the tree once per row.
+        """
+        closure = self.tables.closure.alias()
+        near, far = (
+            (closure.c.descendant_id, closure.c.ancestor_id)
+            if direction == "ancestors"
+            else (closure.c.ancestor_id, closure.c.descendant_id)
+        )
+        matches = (
+            sa.select(near)
+            .select_from(closure.join(target, far == target.c.id))
+            .where(*self.type_filter(target_type, target))
+        )
+        if criteria is not None:
+            matches = matches.where(self.condition(target_type, target, criteria))
+        inside: Condition = owner.c.id.in_(matches)
+        return inside
 
     def related(
         self, relation: Relation, owner: sa.FromClause, target: sa.FromClause
