@@ -131,32 +131,35 @@ def _time_logged(
 def _context_chains(
     tables: Tables, connection: sa.Connection, ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """For each context id, its ancestors from the project down to itself (one query a level)."""
-    table = tables.families["Context"]
-    rows: dict[str, Row] = {}
-    wanted = set(ids)
-    while wanted:
-        found: list[Row] = []
-        for chunk in _chunks(sorted(wanted)):
-            statement = sa.select(
-                table.c.id, table.c.name, table.c.parent_id, table.c[TYPE_COLUMN]
-            ).where(table.c.id.in_(chunk))
-            found.extend(connection.execute(statement).mappings())
-        for row in found:
-            rows[row["id"]] = row
-        wanted = {row["parent_id"] for row in found if row["parent_id"]} - rows.keys()
-    chains: dict[str, list[dict[str, Any]]] = {}
-    for start in ids:
-        chain: list[dict[str, Any]] = []
-        current = rows.get(start)
-        seen: set[str] = set()
-        while current is not None and current["id"] not in seen:
-            seen.add(current["id"])
-            kind = "Project" if current[TYPE_COLUMN] == "Project" else "TypedContext"
-            chain.append({"id": current["id"], "name": current["name"], "type": kind})
-            current = rows.get(current["parent_id"]) if current["parent_id"] else None
-        chains[start] = list(reversed(chain))
-    return chains
+    """For each context id, its ancestors from the project down to itself.
+
+    Two statements a chunk whatever the depth: the contexts themselves, and their ancestors
+    through the context tree index.
+    """
+    table, closure = tables.families["Context"], tables.closure
+    columns = (table.c.id, table.c.name, table.c[TYPE_COLUMN])
+    chains: dict[str, list[dict[str, Any]]] = {context_id: [] for context_id in ids}
+    selves: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        above = (
+            sa.select(closure.c.descendant_id, *columns)
+            .select_from(closure.join(table, closure.c.ancestor_id == table.c.id))
+            .where(closure.c.descendant_id.in_(chunk))
+            .order_by(closure.c.descendant_id, closure.c.depth.desc())
+        )
+        for row in connection.execute(above).mappings():
+            chains[row["descendant_id"]].append(_step(row))
+        for row in connection.execute(sa.select(*columns).where(table.c.id.in_(chunk))).mappings():
+            selves[row["id"]] = _step(row)
+    return {
+        context_id: [*chain, selves[context_id]] if context_id in selves else []
+        for context_id, chain in chains.items()
+    }
+
+
+def _step(row: Row) -> dict[str, Any]:
+    kind = "Project" if row[TYPE_COLUMN] == "Project" else "TypedContext"
+    return {"id": row["id"], "name": row["name"], "type": kind}
 
 
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:

@@ -6,8 +6,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from shotbase.query.compiler import QueryCompiler
 from shotbase.schema import Schema, load_builtin_schema
 from shotbase.server.file_store import FileStore, UploadSigner
@@ -69,10 +67,3 @@ def prepare_database(state: ServerState, admin_name: str = "admin") -> str | Non
             return None
         create_user(state.tables, connection, admin_name, admin=True)
         return issue_key(state.tables, connection, admin_name)
-
-
-def count_rows(state: ServerState, type_id: str) -> int:
-    """How many rows the table behind ``type_id`` holds (for diagnostics and tests)."""
-    table = state.tables.of(state.schema.get(type_id))
-    with state.database.transaction(write=False) as connection:
-        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)

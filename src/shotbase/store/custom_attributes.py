@@ -7,7 +7,7 @@ Values are stored as JSON in ``value`` with two indexed copies used by filters: 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,8 +165,3 @@ def index_columns(value: Any) -> dict[str, Any]:
     if isinstance(value, dt.datetime):
         return {"value_text": value.isoformat(), "value_number": None}
     return {"value_text": None, "value_number": None}
-
-
-def configurations_by_id(configurations: Sequence[Configuration]) -> dict[str, Configuration]:
-    """Configurations keyed by id."""
-    return {configuration.id: configuration for configuration in configurations}

@@ -639,21 +639,20 @@ class Writer:
             )
 
     def _move_context(self, row: Row) -> None:
-        """After a context changes parent, give it and its descendants the parent's project."""
+        """After a context changes parent: re-link it in the tree index and give it and its
+        descendants the parent's project."""
         table = self.tables.families["Context"]
-        parent = None
-        if not row.get("parent_id"):
-            ContextTree(self.tables, self.connection).move(row["id"])
-        else:
-            parent = self.connection.execute(
-                sa.select(table.c.id, table.c.project_id, table.c[TYPE_COLUMN]).where(
-                    table.c.id == row["parent_id"]
-                )
-            ).first()
-        if parent is None:
-            return
-        project = parent[0] if parent[2] == "Project" else parent[1]
         subtree = ContextTree(self.tables, self.connection).move(row["id"])
+        if not row.get("parent_id"):
+            return
+        parent = self.connection.execute(
+            sa.select(table.c.id, table.c.project_id, table.c[TYPE_COLUMN]).where(
+                table.c.id == row["parent_id"]
+            )
+        ).first()
+        if parent is None:
+            return  # the reference check at the end of the batch reports the missing parent
+        project = parent[0] if parent[2] == "Project" else parent[1]
         for chunk in _chunks(subtree):
             self.connection.execute(
                 table.update().where(table.c.id.in_(chunk)).values(project_id=project)
