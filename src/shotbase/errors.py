@@ -28,7 +28,11 @@ error object carries in ``exception``)::
     │   ├── MalformedResponseError              client.malformed_response
     │   ├── ServerCompatibilityError            client.server_incompatible
     │   └── NotSupportedError                   client.not_supported
+    ├── LocationError                           location.error
+    │   ├── ComponentNotInLocationError         location.component_not_in_location
+    │   └── ComponentInLocationError            location.component_in_location
     └── AccessorError                           accessor.error
+        ├── AccessorUnsupportedOperationError   accessor.unsupported
         ├── AccessorResourceNotFoundError       accessor.not_found
         ├── AccessorParentResourceNotFoundError accessor.parent_not_found
         ├── AccessorResourceInvalidError        accessor.invalid_resource
@@ -58,14 +62,18 @@ __all__ = [
     "AccessorResourceInvalidError",
     "AccessorResourceNotFoundError",
     "AccessorTransferFailedError",
+    "AccessorUnsupportedOperationError",
     "AuthenticationError",
     "ClientError",
+    "ComponentInLocationError",
+    "ComponentNotInLocationError",
     "ConfigurationError",
     "ConnectionClosedError",
     "ConnectionFailedError",
     "DuplicateEntityError",
     "EntityNotFoundError",
     "ImmutableAttributeError",
+    "LocationError",
     "MalformedResponseError",
     "MissingAttributeError",
     "MultipleResultsFoundError",
@@ -282,6 +290,58 @@ class DuplicateEntityError(ShotbaseError):
         self.entity_type, self.key = entity_type, tuple(key)
 
 
+class LocationError(ShotbaseError):
+    """A location could not add, remove or find component data.
+
+    ``details`` holds what the failure concerns (``components``, ``location``, ``transferred``),
+    under the keys the official client uses.
+    """
+
+    code = "location.error"
+    wire_name = "LocationError"
+    http_status = 500
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+
+class ComponentNotInLocationError(LocationError):
+    """Some components are not registered in the location."""
+
+    code = "location.component_not_in_location"
+    wire_name = "ComponentNotInLocationError"
+    http_status = 404
+
+    def __init__(self, components: Iterable[object], location: object) -> None:
+        missing = list(components)
+        shown = ", ".join(str(component) for component in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        super().__init__(
+            f"Component(s) {shown}{more} not found in location {location}.",
+            {"components": missing, "location": location},
+        )
+        self.components, self.location = missing, location
+
+
+class ComponentInLocationError(LocationError):
+    """Some components are already registered in the location."""
+
+    code = "location.component_in_location"
+    wire_name = "ComponentInLocationError"
+    http_status = 409
+
+    def __init__(self, components: Iterable[object], location: object) -> None:
+        present = list(components)
+        shown = ", ".join(str(component) for component in present[:5])
+        more = f" and {len(present) - 5} more" if len(present) > 5 else ""
+        super().__init__(
+            f"Component(s) {shown}{more} already exist in location {location}.",
+            {"components": present, "location": location},
+        )
+        self.components, self.location = present, location
+
+
 class AccessorError(ShotbaseError):
     """An accessor could not carry out an operation on its storage."""
 
@@ -292,6 +352,14 @@ class AccessorError(ShotbaseError):
     def __init__(self, message: str, resource_identifier: str | None = None) -> None:
         super().__init__(message)
         self.resource_identifier = resource_identifier
+
+
+class AccessorUnsupportedOperationError(AccessorError):
+    """The accessor cannot do this at all (e.g. a file system path of the server store)."""
+
+    code = "accessor.unsupported"
+    wire_name = "AccessorUnsupportedOperationError"
+    http_status = 501
 
 
 class AccessorResourceNotFoundError(AccessorError):

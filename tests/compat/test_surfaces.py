@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,3 +175,54 @@ def test_closed_session_refuses_calls(opener: Opener) -> None:
     session.close()
     assert session.closed
     raises_named("ConnectionClosedError", lambda: session.query("Project").all())
+
+
+def disk_location(session: Any, root: Path) -> Any:
+    """A new location on ``root`` with the accessor class each client ships."""
+    location = session.create("Location", {"name": f"disk.{uuid.uuid4().hex[:8]}"})
+    session.commit()
+    if isinstance(session, Session):
+        from shotbase.storage.accessor.disk import DiskAccessor
+        from shotbase.storage.structure import IdStructure
+    else:
+        from ftrack_api.accessor.disk import DiskAccessor  # type: ignore[no-redef]
+        from ftrack_api.structure.id import IdStructure  # type: ignore[no-redef]
+    location.accessor = DiskAccessor(str(root))
+    location.structure = IdStructure()
+    location.priority = 1
+    return location
+
+
+def test_components_in_locations(opener: Opener, tmp_path: Path) -> None:
+    session = opener()
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for frame in (1, 2, 3, 5):
+        (frames / f"f.{frame:04d}.exr").write_bytes(b"x" * (100 + frame))
+    (tmp_path / "disk").mkdir()
+    location = disk_location(session, tmp_path / "disk")
+    server = session.query('Location where name is "ftrack.server"').one()
+
+    sequence = session.create_component(f"{frames}/f.%04d.exr [1-3, 5]", location=location)
+    assert sequence.entity_type == "SequenceComponent"
+    assert (sequence["size"], sequence["padding"], sequence["file_type"]) == (411, 4, ".exr")
+    names = sorted(member["name"] for member in sequence["members"])
+    assert names == ["0001", "0002", "0003", "0005"]
+    assert session.pick_location() == location
+    assert session.pick_location(sequence) == location
+    assert location.get_component_availability(sequence) == 100.0
+    assert session.get_component_availability(sequence)[server["id"]] == 0.0
+    raises_named(
+        "ComponentInLocationError",
+        lambda: location.add_component(sequence, session.get("Location", server["id"])),
+    )
+
+    member = sorted(sequence["members"], key=lambda each: each["name"])[0]
+    path = location.get_filesystem_path(member)
+    assert Path(path).read_bytes() == b"x" * 101
+    location.remove_component(sequence)
+    assert location.get_component_availability(sequence) == 0.0
+    raises_named("ComponentNotInLocationError", lambda: location.get_resource_identifier(member))
+    fresh = opener()
+    again = fresh.get("SequenceComponent", sequence["id"])
+    assert len(again["members"]) == 4

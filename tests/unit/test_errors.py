@@ -28,7 +28,7 @@ def test_every_exported_exception_derives_from_the_root() -> None:
         value for value in EXPORTED if isinstance(value, type) and issubclass(value, BaseException)
     ]
 
-    assert len(ERROR_CLASSES) == 33
+    assert len(ERROR_CLASSES) == 37
     assert exceptions == ERROR_CLASSES
 
 

@@ -7,8 +7,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from shotbase.client.component import ComponentMixin, ThumbnailMixin
 from shotbase.client.entity import Entity
-from shotbase.errors import DuplicateEntityError, NoResultFoundError, NotSupportedError
+from shotbase.client.location import LocationMixin
+from shotbase.errors import DuplicateEntityError, NoResultFoundError
 
 __all__ = ["check_create", "mixins_for"]
 
@@ -181,12 +183,16 @@ class AssetVersionMixin(Entity):
     __slots__ = ()
 
     def create_component(self, path: str, data: Any = None, location: Any = None) -> Entity:
-        """Not supported yet: components need locations.
+        """Create a component of this version from ``path`` (see ``Session.create_component``).
 
         Raises:
-            NotSupportedError: Always.
+            LocationError: If the data cannot be added to ``location``.
         """
-        raise NotSupportedError("AssetVersion.create_component is not supported yet.")
+        values = dict(data or {})
+        values.pop("version_id", None)
+        values["version"] = self
+        component: Entity = self.session.create_component(path, data=values, location=location)
+        return component
 
     def encode_media(self, media: Any, keep_original: Any = "auto") -> Any:
         """Ask the server to encode ``media`` (a FileComponent) for review.
@@ -205,11 +211,16 @@ def mixins_for(type_name: str, attributes: Sequence[str]) -> tuple[type[Entity],
         "Note": NoteMixin,
         "User": UserMixin,
         "AssetVersion": AssetVersionMixin,
+        "Location": LocationMixin,
     }
     if type_name in named:
         found.append(named[type_name])
+    if type_name.endswith("Component"):
+        found.append(ComponentMixin)
     if "notes" in attributes:
         found.append(NoteCreatorMixin)
+    if "thumbnail_id" in attributes:
+        found.append(ThumbnailMixin)
     return tuple(found)
 
 

@@ -1,10 +1,11 @@
-"""Session members for server actions beyond entities, and the parts not supported yet."""
+"""Session members for server actions beyond entities (a clear error where a server lacks one)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from shotbase.client.location import SERVER_LOCATION_ID
 from shotbase.errors import NotSupportedError, UnknownActionError
 
 __all__ = ["ServerActions"]
@@ -61,12 +62,16 @@ class ServerActions:
     ) -> Any:
         """Ask the server to encode a ``FileComponent`` for review; returns the job.
 
+        ``media`` is a ``FileComponent`` or the path of a file, which is first uploaded to the
+        ``ftrack.server`` location as a new component.
+
         Raises:
-            NotSupportedError: If ``media`` is a path (needs locations) or the server has no
-                ``encode_media`` action.
+            NotSupportedError: If the server has no ``encode_media`` action.
         """
         if isinstance(media, str):
-            raise NotSupportedError("encode_media of a file path is not supported yet.")
+            session: Any = self
+            server = session.get("Location", SERVER_LOCATION_ID)
+            media = session.create_component(media, location=server)
         operation = {
             "action": "encode_media",
             "component_id": media["id"],
@@ -120,43 +125,3 @@ class ServerActions:
                 for each in invitees
             ]
         )
-
-    def pick_location(self, component: Any = None) -> Any:
-        """Not supported yet (locations are a later feature).
-
-        Raises:
-            NotSupportedError: Always.
-        """
-        raise NotSupportedError("Locations are not supported yet: pick_location.")
-
-    def pick_locations(self, components: Any) -> Any:
-        """Not supported yet (locations are a later feature).
-
-        Raises:
-            NotSupportedError: Always.
-        """
-        raise NotSupportedError("Locations are not supported yet: pick_locations.")
-
-    def create_component(self, path: str, data: Any = None, location: Any = "auto") -> Any:
-        """Not supported yet (components need locations).
-
-        Raises:
-            NotSupportedError: Always.
-        """
-        raise NotSupportedError("Locations are not supported yet: create_component.")
-
-    def get_component_availability(self, component: Any, locations: Any = None) -> Any:
-        """Not supported yet (locations are a later feature).
-
-        Raises:
-            NotSupportedError: Always.
-        """
-        raise NotSupportedError("Locations are not supported yet: get_component_availability.")
-
-    def get_component_availabilities(self, components: Any, locations: Any = None) -> Any:
-        """Not supported yet (locations are a later feature).
-
-        Raises:
-            NotSupportedError: Always.
-        """
-        raise NotSupportedError("Locations are not supported yet: get_component_availabilities.")

@@ -17,11 +17,13 @@ import orjson
 from shotbase.client import server_actions
 from shotbase.client.cache import Cache, KeyMaker, LayeredCache, StringKeyMaker
 from shotbase.client.codec import dumps, encode_entity, encode_value
+from shotbase.client.component import ComponentActions
 from shotbase.client.config import resolve_connection
 from shotbase.client.entity import CREATED, DELETED, PERSISTED, Entity
 from shotbase.client.expressions import key_criteria, literal
 from shotbase.client.factory import EntityTypes
 from shotbase.client.helpers import check_create
+from shotbase.client.location import LocationRegistry, configure_builtin_locations
 from shotbase.client.merge import IdentityMap, paused_gc
 from shotbase.client.operation import (
     CreateOperation,
@@ -45,15 +47,18 @@ from shotbase.errors import (
     NotSupportedError,
     UnknownAttributeError,
 )
+from shotbase.events import Event
 
 __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
 
 POPULATE_CHUNK = 500
+CONFIGURE_LOCATION_TOPIC = "ftrack.api.session.configure-location"
+READY_TOPIC = "ftrack.api.session.ready"
 
 
-class Session(server_actions.ServerActions):
+class Session(ComponentActions, server_actions.ServerActions):
     """A connection to a shotbase (or ftrack) server with the ftrack-style API.
 
     Example::
@@ -118,9 +123,13 @@ class Session(server_actions.ServerActions):
         self.cache = LayeredCache([self._user_cache] if self._user_cache is not None else [])
         if self._user_cache is not None:
             self._identity.on_merge = self._write_through
+        self._locations = LocationRegistry()
+        configure_builtin_locations(self)
         if auto_connect_event_hub:
             self.event_hub.connect()
         discover(settings.plugin_paths, [self], dict(plugin_arguments or {}))
+        self.event_hub.publish(Event(CONFIGURE_LOCATION_TOPIC, data={"session": self}))
+        self.event_hub.publish(Event(READY_TOPIC, data={"session": self}))
         logger.debug("session ready on %s as %s", settings.server_url, settings.api_user)
 
     @classmethod

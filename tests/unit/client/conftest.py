@@ -52,6 +52,9 @@ class RecordingTransport:
         self.sent.append(orjson.loads(body))
         return self.inner.post(body, headers)
 
+    def stream(self, method: str, url: str, headers: Mapping[str, str], content: Any = None) -> Any:
+        return self.inner.stream(method, url, headers, content)
+
     def close(self) -> None:
         self.inner.close()
 

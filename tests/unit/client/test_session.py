@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -335,19 +334,6 @@ def test_closed_session_refuses_calls(local_path: Path) -> None:
     with pytest.raises(ConnectionClosedError):
         session.query("Project").all()
     session.close()
-
-
-def test_locations_are_not_supported_yet(session: Session) -> None:
-    calls: list[Callable[[], object]] = [
-        lambda: session.pick_location(),
-        lambda: session.pick_locations([]),
-        lambda: session.create_component("/tmp/x"),
-        lambda: session.get_component_availability(None),
-        lambda: session.get_component_availabilities([]),
-    ]
-    for call in calls:
-        with pytest.raises(NotSupportedError, match="not supported yet"):
-            call()
 
 
 def test_server_actions_missing_on_the_server_are_not_supported(session: Session) -> None:
