@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from shotbase.client.attribute import Attributes
@@ -12,17 +12,28 @@ from shotbase.client.helpers import mixins_for
 from shotbase.client.schema import EntityTypeInfo, parse_schema
 from shotbase.errors import UnknownEntityTypeError
 
-__all__ = ["EntityTypes"]
+__all__ = ["Customize", "EntityTypes"]
+
+Customize = Callable[[type[Entity], Mapping[str, Any]], type[Entity]]
+"""Given a freshly built class and its schema, returns the class to use (it or a subclass)."""
 
 
 class EntityTypes(Mapping[str, type[Entity]]):
     """Entity classes by type name; a class is built on first access (thread-safe)."""
 
-    def __init__(self, schemas: Sequence[Mapping[str, Any]]) -> None:
-        """Index ``schemas`` (the ``query_schemas`` answer) without building any class."""
+    def __init__(
+        self, schemas: Sequence[Mapping[str, Any]], customize: Customize | None = None
+    ) -> None:
+        """Index ``schemas`` (the ``query_schemas`` answer) without building any class.
+
+        Args:
+            schemas: The server's schemas.
+            customize: Called with each class once it is built; returns the class to use.
+        """
         self._schemas = {schema["id"]: schema for schema in schemas}
         self._classes: dict[str, type[Entity]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.customize = customize
 
     def __repr__(self) -> str:
         return f"EntityTypes({len(self._schemas)} types, {len(self._classes)} built)"
@@ -77,5 +88,7 @@ class EntityTypes(Mapping[str, type[Entity]]):
             }
             bases: tuple[type, ...] = (*mixins_for(name, list(info.attributes)), Entity)
             cls = type(name, bases, namespace)
+            if self.customize is not None:
+                cls = self.customize(cls, schema)
             self._classes[name] = cls
             return cls

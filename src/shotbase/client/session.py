@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 POPULATE_CHUNK = 500
 CONFIGURE_LOCATION_TOPIC = "ftrack.api.session.configure-location"
 READY_TOPIC = "ftrack.api.session.ready"
+CONSTRUCT_ENTITY_TYPE_TOPIC = "ftrack.api.session.construct-entity-type"
 
 
 class Session(ComponentActions, server_actions.ServerActions):
@@ -114,7 +115,7 @@ class Session(ComponentActions, server_actions.ServerActions):
         try:
             self._server_information = self._call_raw([{"action": "query_server_information"}])[0]
             self.check_server_compatibility()
-            self.types = EntityTypes(self._load_schemas())
+            self.types = EntityTypes(self._load_schemas(), customize=self._construct_entity_type)
         except BaseException:
             self._transport.close()
             raise
@@ -233,6 +234,23 @@ class Session(ComponentActions, server_actions.ServerActions):
             return [self._identity.entities[i] for i in identities if i in self._identity.entities]
 
     # Life cycle ---------------------------------------------------------------------------
+
+    def _construct_entity_type(self, cls: type[Entity], schema: Mapping[str, Any]) -> type[Entity]:
+        """Let plugins replace an entity class with a subclass of it (first answer wins)."""
+        event = Event(
+            CONSTRUCT_ENTITY_TYPE_TOPIC,
+            data={"schema": schema, "schemas": self.types.schemas, "base": cls, "session": self},
+        )
+        for answer in self.event_hub.publish(event, synchronous=True) or ():
+            if answer is None:
+                continue
+            if isinstance(answer, type) and issubclass(answer, cls):
+                return answer
+            logger.warning(
+                "ignored the class a plugin built for %s: it must subclass event['data']['base']",
+                cls.entity_type,
+            )
+        return cls
 
     def check_server_compatibility(self) -> None:
         """Check the server's version.

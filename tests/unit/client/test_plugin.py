@@ -46,3 +46,35 @@ def test_files_without_register_and_broken_plugins_are_skipped(tmp_path: Path) -
 )
 def test_accepted_arguments(function, expected) -> None:
     assert accepted_arguments(function, {"a": 1, "b": 2}) == expected
+
+
+CUSTOM_CLASSES = """
+def construct(event):
+    base = event["data"]["base"]
+    if event["data"]["schema"]["id"] == "Shot":
+        label = lambda self: "shot " + self["name"]
+        return type("Shot", (base,), {"__slots__": (), "label": label})
+    if event["data"]["schema"]["id"] == "Sequence":
+        return object  # not a subclass of base: ignored with a warning
+    return None
+
+def register(session):
+    session.event_hub.subscribe("topic=ftrack.api.session.construct-entity-type", construct)
+"""
+
+
+def test_plugins_customise_entity_classes(tmp_path: Path, caplog) -> None:
+    from shotbase.client import Session
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "classes.py").write_text(CUSTOM_CLASSES)
+    caplog.set_level(logging.WARNING, logger="shotbase.client.session")
+
+    with Session.local(tmp_path / "server", plugin_paths=[str(plugins)]) as session:
+        shot = session.create("Shot", {"name": "sh010"})
+        sequence = session.create("Sequence", {"name": "sq01"})
+
+        assert shot.label() == "shot sh010"
+        assert type(sequence) is session.types["Sequence"] and not hasattr(sequence, "label")
+        assert "must subclass" in caplog.text
