@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_plugins_customise_entity_classes(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="shotbase.client.session")
 
     with Session.local(tmp_path / "server", plugin_paths=[str(plugins)]) as session:
-        shot = session.create("Shot", {"name": "sh010"})
+        shot: Any = session.create("Shot", {"name": "sh010"})
         sequence = session.create("Sequence", {"name": "sq01"})
 
         assert shot.label() == "shot sh010"
