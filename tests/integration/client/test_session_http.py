@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from shotbase.client import Session
+from shotbase.client.location import ORIGIN_LOCATION_ID
 from shotbase.errors import (
     AuthenticationError,
     ConnectionFailedError,
     DuplicateEntityError,
     QuerySyntaxError,
 )
+from shotbase.storage.accessor.disk import DiskAccessor
+from shotbase.storage.structure import IdStructure
 from tests.conftest import ServerProcess, free_port
+from tests.integration.events_helpers import collect, our_hub, ours_ready, pump
 from tests.unit.client.conftest import make_tree
 
 
@@ -90,3 +95,31 @@ def test_schemas_are_cached_on_disk_by_hash(server: ServerProcess, tmp_path: Pat
     cached.write_bytes(orjson.dumps(orjson.loads(cached.read_bytes())[:3]))
     with open_session(server, schema_cache_path=str(tmp_path)) as second:
         assert len(second.types) == 3
+
+
+def test_location_changes_are_published_to_other_sessions(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    listener = our_hub(server)
+    added = collect(listener, "topic=ftrack.location.component-added")
+    removed = collect(listener, "topic=ftrack.location.component-removed")
+    ours_ready(listener)
+    source = tmp_path / "plate.exr"
+    source.write_bytes(b"pixels")
+    with open_session(server, auto_connect_event_hub=True) as session:
+        location: Any = session.create("Location", {"name": f"disk.{tmp_path.name}"})
+        session.commit()
+        location.accessor = DiskAccessor(tmp_path / "disk")
+        location.structure = IdStructure()
+        (tmp_path / "disk").mkdir()
+
+        component = session.create_component(str(source), location=location)
+        location.remove_component(component)
+        session.event_hub.flush()
+
+        pump([listener], lambda: len(added) == 2 and bool(removed))
+    expected = {"component_id": component["id"], "location_id": location["id"]}
+    origin = {"component_id": component["id"], "location_id": ORIGIN_LOCATION_ID}
+    assert [event.data for event in added] == [origin, expected]
+    assert [event.data for event in removed] == [expected]
+    listener.disconnect()
