@@ -334,3 +334,45 @@ def register(session):
         assert picked["name"] == "plugin.disk"
         assert component["file_type"] == "image/exr"
         assert Path(picked.get_filesystem_path(component)).read_bytes() == b"exr"
+
+
+def test_auto_location_records_the_path_in_unmanaged(session: Session, tmp_path: Path) -> None:
+    source = tmp_path / "edit.mov"
+    source.write_bytes(b"mov")
+
+    component = session.create_component(str(source))
+
+    unmanaged: Any = session.get("Location", UNMANAGED_LOCATION_ID)
+    assert unmanaged.get_filesystem_path(component) == str(source)
+    assert session.pick_location(component) == unmanaged
+    unmanaged.remove_component(component)
+    assert source.read_bytes() == b"mov"  # unmanaged: the data is not the location's
+
+
+class Prefixed:
+    """A resource identifier transformer storing identifiers with a site prefix."""
+
+    def encode(self, identifier: str, context: Any = None) -> str:
+        return "site-a:" + identifier
+
+    def decode(self, identifier: str, context: Any = None) -> str:
+        return identifier.removeprefix("site-a:")
+
+
+def test_resource_identifier_transformer_encodes_what_is_stored(
+    session: Session, tmp_path: Path
+) -> None:
+    location = disk_location(session, tmp_path / "disk")
+    location.resource_identifier_transformer = Prefixed()
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"a")
+
+    component = session.create_component(str(source), location=location)
+
+    stored = session.query(
+        "select resource_identifier from ComponentLocation"
+        f' where component_id is "{component["id"]}" and location_id is "{location["id"]}"'
+    ).one()
+    identifier = location.get_resource_identifier(component)
+    assert stored["resource_identifier"] == "site-a:" + identifier
+    assert Path(location.get_filesystem_path(component)).read_bytes() == b"a"
