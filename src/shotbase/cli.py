@@ -75,6 +75,18 @@ def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None
             )
 
 
+def _websocket_protocol() -> Any:
+    """The frame-writing WebSocket protocol, or uvicorn's own if this uvicorn lacks its base."""
+    try:
+        from shotbase.server.event_protocol import FrameWebSocketProtocol
+    except ImportError:
+        logger.warning(
+            "this uvicorn has no sans-I/O WebSocket protocol; events use plain ASGI sends"
+        )
+        return "auto"
+    return FrameWebSocketProtocol
+
+
 def _serve(settings: Settings, arguments: Any) -> int:
     import uvicorn
 
@@ -94,6 +106,7 @@ def _serve(settings: Settings, arguments: Any) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        ws=_websocket_protocol(),
     )
     state.close()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import ftrack_api.event.base
@@ -12,8 +13,17 @@ import pytest
 from shotbase.client.event_hub import EventHub
 from shotbase.events import Event
 from tests.compat.conftest import official_session
-from tests.conftest import ServerProcess
-from tests.integration.events_helpers import official_ready, our_hub, ours_ready, pump
+from tests.conftest import ServerProcess, free_port, start_server, stop_server
+from tests.integration.events_helpers import (
+    official_ready,
+    our_hub,
+    ours_ready,
+    pump,
+    restartable_server,
+)
+
+# The official hub retries every 10 seconds after losing the server; a restart takes a few.
+RECONNECT_DEADLINE = 90.0
 
 
 @pytest.fixture
@@ -174,3 +184,39 @@ def test_targeted_event_skips_official_subscribers_not_targeted(
 
     pump([official.event_hub], lambda: bool(official_events))
     assert [event["data"]["n"] for event in official_events] == [2]
+
+
+@pytest.mark.slow
+def test_official_hub_reconnects_after_the_server_restarts_and_keeps_receiving(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = restartable_server(tmp_path, database_url, port)
+    session = official_session(server)
+    hub = session.event_hub
+    try:
+        connects: list[Any] = []
+        received: list[Any] = []
+        name = topic()
+        hub.subscribe("topic=ftrack.meta.connected", connects.append)
+        hub.subscribe(f"topic={name}", received.append)
+        hub.connect()
+        official_ready(hub)
+        pump([hub], lambda: len(connects) == 1)
+
+        stop_server(server)
+        api_key = server.api_key
+        server = start_server(tmp_path, database_url, port=port)
+        server.api_key = api_key
+        pump([hub], lambda: len(connects) == 2, timeout=RECONNECT_DEADLINE)
+        official_ready(hub)
+        publisher = our_hub(server)
+        publisher.publish(Event(name, data={"after": "restart"}))
+
+        pump([hub], lambda: bool(received))
+        publisher.disconnect()
+        assert hub.connected
+        assert received[0]["data"] == {"after": "restart"}
+    finally:
+        session.close()
+        stop_server(server)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from shotbase.client.event_hub import EventHub
 from shotbase.events import Event
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, start_server
 
 DEADLINE = 20.0
 
@@ -27,6 +30,21 @@ def pump(hubs: Iterable[Any], until: Callable[[], bool], timeout: float = DEADLI
         assert time.monotonic() < deadline, "the condition did not hold in time"
         for hub in hubs:
             hub.wait(0.01)
+
+
+def issue_key(data_dir: Path, database_url: str) -> str:
+    """A new API key for the admin user of an existing database."""
+    command = [sys.executable, "-m", "shotbase.cli", "user", "key", "admin"]
+    command += ["--data", str(data_dir), "--database", database_url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()
+
+
+def restartable_server(data_dir: Path, database_url: str, port: int) -> ServerProcess:
+    """Start a server on ``port``, with an admin API key even when the database has a user."""
+    server = start_server(data_dir, database_url, port=port)
+    server.api_key = server.api_key or issue_key(data_dir, database_url)
+    return server
 
 
 def our_hub(server: ServerProcess, **options: Any) -> EventHub:

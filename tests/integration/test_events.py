@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from websockets.sync.client import connect
 
 from shotbase.client.event_hub import EventHub
 from shotbase.events import Event
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port, stop_server
 from tests.integration.events_helpers import (
     DEADLINE,
     collect,
@@ -23,6 +24,7 @@ from tests.integration.events_helpers import (
     pump,
     raw_socket,
     receive_non_heartbeat,
+    restartable_server,
     subscribe_raw,
 )
 
@@ -308,6 +310,9 @@ def test_query_only_batch_publishes_no_update(
         "6:::x",
         "3:::hello",
         "2:::",
+        '5:5+::{"args": [{"topic": "ftrack.meta.subscribe", "data": '
+        '{"subscriber": {"id": "s"}, "subscription": "topic=(("}}]}',
+        b"\xff\xfe\x00 not text",
     ],
     ids=[
         "empty",
@@ -320,10 +325,12 @@ def test_query_only_batch_publishes_no_update(
         "stray-ack",
         "message",
         "heartbeat",
+        "bad-subscription",
+        "binary-garbage",
     ],
 )
 def test_malformed_packet_leaves_the_connection_and_others_working(
-    server: ServerProcess, hubs: tuple[EventHub, EventHub], packet: str
+    server: ServerProcess, hubs: tuple[EventHub, EventHub], packet: str | bytes
 ) -> None:
     publisher, subscriber = hubs
     name = topic()
@@ -361,29 +368,69 @@ def test_oversized_event_is_refused_and_the_connection_stays(server: ServerProce
         socket.close()
 
 
-def test_subscriber_that_never_reads_is_dropped_and_others_keep_receiving(
+def test_message_over_the_websocket_limit_closes_only_that_connection(
     server: ServerProcess, hubs: tuple[EventHub, EventHub]
 ) -> None:
     publisher, subscriber = hubs
     name = topic()
     received = collect(subscriber, f"topic={name}")
     ours_ready(subscriber)
-    idle = raw_socket(server)
-    subscribe_raw(idle, f"topic={name}")
-    blob = "x" * (512 * 1024)
-    count = 120  # 60 MB: more than the send queue and the socket buffers hold
-
+    socket = raw_socket(server)
     try:
+        with pytest.raises(ConnectionClosed):  # the server closes it (1009, message too big)
+            emit(socket, {"topic": name, "data": {"blob": "x" * (17 * 1024 * 1024)}})
+            while True:
+                socket.recv(timeout=DEADLINE)
+    finally:
+        socket.close()
+
+    publisher.publish(Event(name))
+    pump([subscriber], lambda: bool(received))
+
+
+def peak_memory_mib(server: ServerProcess) -> float:
+    """The server process's peak resident memory so far."""
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+
+def test_subscriber_that_never_reads_is_dropped_memory_stays_bounded_and_others_receive(
+    database_url: str, tmp_path: Path
+) -> None:
+    server = restartable_server(tmp_path, database_url, free_port())  # its own memory
+    publisher, subscriber = our_hub(server), our_hub(server)
+    idle = raw_socket(server)
+    name = topic()
+    received = collect(subscriber, f"topic={name}")
+    ours_ready(subscriber)
+    blob = "x" * (512 * 1024)
+    count = 240  # 120 MiB: far more than the send queue (16 MiB) and the socket buffers hold
+    try:
+        for _ in range(8):  # the memory one event in flight takes is part of the baseline
+            publisher.publish(Event(name, data={"n": -1, "blob": blob}))
+        pump([subscriber], lambda: len(received) == 8)
+        received.clear()
+        before = peak_memory_mib(server)
+        subscribe_raw(idle, f"topic={name}")
+
         for number in range(count):
             publisher.publish(Event(name, data={"n": number, "blob": blob}))
         pump([subscriber], lambda: len(received) == count, timeout=120)
+
         assert [event.data["n"] for event in received] == list(range(count))
         with pytest.raises(ConnectionClosed):  # the server dropped the idle socket
             while True:
                 idle.recv(timeout=DEADLINE)
+        growth = peak_memory_mib(server) - before
+        assert growth < 64, f"peak memory grew by {growth:.0f} MiB"
+        assert server.call([{"action": "query", "expression": "select id from Project"}]).is_success
     finally:
         idle.close()
-    assert server.call([{"action": "query", "expression": "select id from Project"}]).is_success
+        publisher.disconnect()
+        subscriber.disconnect()
+        stop_server(server)
 
 
 # Handshake -----------------------------------------------------------------------------------

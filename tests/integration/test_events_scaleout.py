@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import subprocess
-import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shotbase.events import Event
+from shotbase.server.broker import RedisBroker
 from tests.conftest import ServerProcess, free_port, start_server, stop_server
-from tests.integration.events_helpers import collect, our_hub, ours_ready, pump
+from tests.integration.events_helpers import (
+    DEADLINE,
+    collect,
+    our_hub,
+    ours_ready,
+    pump,
+    restartable_server,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def issue_key(data_dir: Path, database_url: str) -> str:
-    """A new API key for the admin user of an existing database."""
-    command = [sys.executable, "-m", "shotbase.cli", "user", "key", "admin"]
-    command += ["--data", str(data_dir), "--database", database_url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +99,7 @@ def test_hub_reconnects_and_resubscribes_after_the_server_restarts(
     database_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    server = start_server(tmp_path, database_url, port=port)
-    api_key = server.api_key or issue_key(tmp_path, database_url)
-    server.api_key = api_key
+    server = restartable_server(tmp_path, database_url, port)
     hub = our_hub(server, reconnect_attempts=200, reconnect_delay=0.1)
     try:
         connects = collect(hub, "topic=ftrack.meta.connected")
@@ -106,6 +108,7 @@ def test_hub_reconnects_and_resubscribes_after_the_server_restarts(
         pump([hub], lambda: len(connects) == 1)
 
         stop_server(server)
+        api_key = server.api_key
         server = start_server(tmp_path, database_url, port=port)
         server.api_key = api_key
         pump([hub], lambda: len(connects) == 2)
@@ -118,3 +121,67 @@ def test_hub_reconnects_and_resubscribes_after_the_server_restarts(
     finally:
         hub.disconnect()
         stop_server(server)
+
+
+# The broker across a Redis restart -----------------------------------------------------------
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A private ``redis-server`` on ``port``, answering PING."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return process
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def stop_redis(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_broker_resubscribes_and_publishes_again_after_redis_restarts() -> None:
+    port = free_port()
+    redis = start_redis(port)
+    received: list[dict[str, Any]] = []
+
+    async def arrived(topic: str, within: float = DEADLINE) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if any(event["topic"] == topic for event in received):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def scenario() -> None:
+        nonlocal redis
+        broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
+        await broker.start(received.append)
+        try:
+            await broker.publish({"topic": "before"})
+            assert await arrived("before")
+
+            stop_redis(redis)
+            redis = start_redis(port)
+            # Events published while the broker reconnects are lost (and logged): publish
+            # until one arrives through the new subscription.
+            deadline = time.monotonic() + DEADLINE
+            while True:
+                await broker.publish({"topic": "after"})
+                if await arrived("after", within=0.2):
+                    break
+                assert time.monotonic() < deadline, "no event arrived after Redis restarted"
+        finally:
+            await broker.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop_redis(redis)

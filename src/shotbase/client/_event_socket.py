@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 30.0
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+EVENT_PREFIX = "5:::"
 
 Ack = Callable[[dict[str, Any]], None]
 
@@ -177,6 +178,10 @@ class EventSocket:
             self.on_lost()
 
     def _on_packet(self, text: str) -> None:
+        if text.startswith(EVENT_PREFIX):
+            # Most packets are events without an id: skip the general parse.
+            self._on_event_data(text[len(EVENT_PREFIX) :])
+            return
         try:
             packet = parse_packet(text)
         except ValueError as exc:
@@ -186,7 +191,7 @@ class EventSocket:
             with contextlib.suppress(EventSocketError):
                 self._send(HEARTBEAT)
         elif packet.type is PacketType.EVENT:
-            self._on_event_packet(packet)
+            self._on_event_data(packet.data)
         elif packet.type is PacketType.ACK:
             self._on_ack(packet)
         elif packet.type is PacketType.DISCONNECT:
@@ -194,9 +199,9 @@ class EventSocket:
         elif packet.type is PacketType.ERROR:
             logger.warning("the event server reported: %s", packet.data)
 
-    def _on_event_packet(self, packet: Packet) -> None:
+    def _on_event_data(self, data: str) -> None:
         try:
-            args = parse_event_args(packet.data)
+            args = parse_event_args(data)
         except ValueError as exc:
             logger.debug("ignored an event packet: %s", exc)
             return

@@ -99,6 +99,7 @@ class EventHub:
         self._headers = {"ftrack-user": api_user, "ftrack-api-key": api_key}
         self.reconnect_attempts, self.reconnect_delay = reconnect_attempts, reconnect_delay
         self._subscribers: list[Subscriber] = []
+        self._ordered: list[Subscriber] | None = None  # by priority; None after a change
         self._replies: dict[str, Handler] = {}
         self._received: queue.Queue[Event] = queue.Queue()
         self._unsent: queue.Queue[dict[str, Any]] = queue.Queue(SEND_QUEUE_SIZE)
@@ -199,6 +200,7 @@ class EventHub:
             if found is None:
                 raise ValueError(f"No subscriber with identifier {subscriber_identifier!r}.")
             self._subscribers.remove(found)
+            self._ordered = None
         if self.connected:
             event = Event(UNSUBSCRIBE_TOPIC, data={"subscriber": {"id": subscriber_identifier}})
             self._send(self._prepared(event), _warn_on_failure)
@@ -312,6 +314,7 @@ class EventHub:
                 raise ValueError(f"Subscriber with identifier {details['id']} already exists.")
             added = Subscriber(details, subscription, expression, callback, priority)
             self._subscribers.append(added)
+            self._ordered = None
         return added
 
     def _announce(self, subscriber: Subscriber) -> None:
@@ -437,11 +440,12 @@ class EventHub:
         except ValueError:
             logger.warning("ignored an event whose target %r does not parse", event.target)
             return []
+        candidate = event.candidate()
         results: list[Any] = []
-        for subscriber in sorted(self._subscribers, key=lambda s: s.priority):
+        for subscriber in self._by_priority():
             if target is not None and not target.match(subscriber.metadata):
                 continue
-            if not subscriber.interested_in(event):
+            if not subscriber.expression.match(candidate):
                 continue
             try:
                 response = subscriber.callback(event)
@@ -454,6 +458,13 @@ class EventHub:
             if event.is_stopped():
                 break
         return results
+
+    def _by_priority(self) -> list[Subscriber]:
+        """The subscribers, lower priority first (stable); sorted again after each change."""
+        ordered = self._ordered
+        if ordered is None:
+            ordered = self._ordered = sorted(self._subscribers, key=lambda s: s.priority)
+        return ordered
 
     def _reply(self, event: Event, response: Any, subscriber: Subscriber) -> None:
         data = response if isinstance(response, Mapping) else {"result": response}

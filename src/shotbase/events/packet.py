@@ -20,6 +20,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "ack_packet",
+    "encode_event_packet",
     "error_packet",
     "event_packet",
     "parse_ack",
@@ -90,6 +91,11 @@ def event_packet(event: dict[str, Any], packet_id: str = "") -> str:
     """An event packet carrying ``event``; the server always sends it without an id."""
     body = orjson.dumps({"name": EVENT_NAME, "args": [event]}).decode()
     return f"5:{packet_id}::{body}"
+
+
+def encode_event_packet(event: dict[str, Any]) -> bytes:
+    """The UTF-8 bytes of ``event_packet(event)``, as the server sends it to subscribers."""
+    return b"5:::" + orjson.dumps({"name": EVENT_NAME, "args": [event]})
 
 
 def ack_packet(packet_id: str, payload: dict[str, Any]) -> str:

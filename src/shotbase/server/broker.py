@@ -70,6 +70,11 @@ class InProcessBroker:
 class RedisBroker:
     """Publishes to a Redis channel and delivers what the channel carries.
 
+    Two connections of redis-py's, driven at the protocol level (the pub/sub and pipeline
+    layers cost more than the work itself at thousands of events a second): one subscribed to
+    the channel, whose messages are read one after another as they arrive, and one publishing,
+    which sends every event waiting in the outbox in one write and then reads their replies.
+
     Raises:
         ImportError: If the ``redis`` extra is not installed.
     """
@@ -82,8 +87,17 @@ class RedisBroker:
                 "Events over Redis need the redis extra: pip install 'shotbase[redis]'"
             ) from exc
         self.url, self.channel = url, channel
-        self._client: Any = redis.asyncio.Redis.from_url(url)
-        self._pubsub: Any = None
+        name = channel.encode()
+        # ``PUBLISH <channel>`` in RESP, each event's bytes follow as the last argument.
+        self._publish_prefix = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(name), name)
+        # Defaults the URL may override: RESP2, whose pub/sub messages are plain replies (with
+        # RESP3, redis-py routes each through its push-notification handlers), and no read
+        # timeout, since the subscriber waits for as long as the channel is quiet.
+        self._pool: Any = redis.asyncio.ConnectionPool.from_url(
+            url, protocol=2, socket_timeout=None, socket_keepalive=True
+        )
+        self._subscriber: Any = None
+        self._publisher: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[bytes] | None = None
@@ -99,10 +113,11 @@ class RedisBroker:
         """
         import redis.exceptions
 
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
-            await self._pubsub.subscribe(self.channel)
+            self._subscriber = await self._subscribe()
+            self._publisher = await self._connect()
         except (OSError, redis.exceptions.RedisError) as exc:
+            await self._disconnect()
             raise ConfigurationError(f"cannot reach Redis at {self.url}: {exc}") from exc
         self._outbox = asyncio.Queue(OUTBOX_SIZE)
         self._reader = asyncio.create_task(self._read(deliver))
@@ -125,9 +140,30 @@ class RedisBroker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-        await self._client.aclose()
+        await self._disconnect()
+        await self._pool.disconnect()
+
+    async def _connect(self) -> Any:
+        connection = self._pool.make_connection()
+        await connection.connect()
+        return connection
+
+    async def _subscribe(self) -> Any:
+        connection = await self._connect()
+        try:
+            await connection.send_command("SUBSCRIBE", self.channel)
+            await connection.read_response(push_request=True)  # the subscription's confirmation
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+            raise
+        return connection
+
+    async def _disconnect(self) -> None:
+        for connection in (self._subscriber, self._publisher):
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.disconnect()
 
     async def _write(self, outbox: asyncio.Queue[bytes]) -> None:
         """Send queued events in order, as many per round trip as are waiting."""
@@ -136,35 +172,49 @@ class RedisBroker:
             while not outbox.empty() and len(batch) < PIPELINE_SIZE:
                 batch.append(outbox.get_nowait())
             try:
-                async with self._client.pipeline(transaction=False) as pipeline:
-                    for message in batch:
-                        pipeline.publish(self.channel, message)
-                    await pipeline.execute()
+                await self._send(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep publishing after Redis hiccups
                 logger.warning("lost %d events: cannot publish to Redis (%s)", len(batch), exc)
+                with contextlib.suppress(Exception):
+                    await self._publisher.disconnect()  # the next batch connects again
+
+    async def _send(self, batch: list[bytes]) -> None:
+        connection = self._publisher
+        prefix = self._publish_prefix
+        commands = b"".join([b"%s$%d\r\n%s\r\n" % (prefix, len(m), m) for m in batch])
+        await connection.send_packed_command(commands, check_health=False)
+        for _ in batch:
+            await connection.read_response()  # a receiver count; errors raise
 
     async def _read(self, deliver: Deliver) -> None:
         while True:
             try:
-                async for message in self._pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    try:
-                        event = orjson.loads(message["data"])
-                    except orjson.JSONDecodeError:
-                        logger.warning("ignored a message on %s that is not JSON", self.channel)
-                        continue
-                    if isinstance(event, dict):
-                        deliver(event)
+                await self._receive(deliver)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep delivering after Redis hiccups
                 logger.warning("lost the Redis subscription (%s); resubscribing", exc)
+                with contextlib.suppress(Exception):
+                    await self._subscriber.disconnect()
                 await asyncio.sleep(1)
                 with contextlib.suppress(Exception):
-                    await self._pubsub.subscribe(self.channel)
+                    self._subscriber = await self._subscribe()
+
+    async def _receive(self, deliver: Deliver) -> None:
+        connection = self._subscriber
+        while True:
+            message = await connection.read_response(push_request=True)
+            if not isinstance(message, list) or len(message) != 3 or message[0] != b"message":
+                continue
+            try:
+                event = orjson.loads(message[2])
+            except orjson.JSONDecodeError:
+                logger.warning("ignored a message on %s that is not JSON", self.channel)
+                continue
+            if isinstance(event, dict):
+                deliver(event)
 
 
 def open_broker(redis_url: str) -> Broker:

@@ -4,6 +4,10 @@
 ``/socket.io/1/websocket/<sid>``. Over the socket: heartbeats, ``ftrack.meta.subscribe`` and
 ``ftrack.meta.unsubscribe``, and published events, which go to the broker and from it to the
 router of every server process (PROTOCOL 7).
+
+Packets for a client are written straight to its socket through the server's frame writer
+(:mod:`shotbase.server.event_protocol`) while the socket keeps up; otherwise, or when the
+server offers no frame writer, they wait in the connection's bounded queue for its writer task.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,7 +40,7 @@ from shotbase.events.packet import (
     parse_packet,
 )
 from shotbase.server.broker import Broker
-from shotbase.server.router import Connection, EventRouter
+from shotbase.server.router import FRAME_EXTENSION, Connection, EventRouter, FrameWriter
 from shotbase.store.accounts import Account
 
 __all__ = ["EventEndpoint"]
@@ -95,13 +100,16 @@ class EventEndpoint:
             await websocket.close(code=1008)
             return
         await websocket.accept()
-        connection = Connection(websocket.path_params["sid"], account)
+        connection = Connection(
+            websocket.path_params["sid"], account, writer=_frame_writer(websocket)
+        )
         self.router.add(connection)
-        connection.queue.offer(CONNECT)
+        connection.send(CONNECT)
+        activity = _Activity(time.monotonic())
         tasks = [
-            asyncio.create_task(self._read(websocket, connection)),
+            asyncio.create_task(self._read(websocket, connection, activity)),
             asyncio.create_task(self._write(websocket, connection)),
-            asyncio.create_task(self._beat(connection)),
+            asyncio.create_task(self._beat(connection, activity)),
             asyncio.create_task(connection.dropped.wait()),
         ]
         try:
@@ -124,14 +132,17 @@ class EventEndpoint:
 
     # Connection tasks ----------------------------------------------------------------------
 
-    async def _read(self, websocket: WebSocket, connection: Connection) -> None:
+    async def _read(
+        self, websocket: WebSocket, connection: Connection, activity: _Activity
+    ) -> None:
         while True:
             try:
-                message = await asyncio.wait_for(websocket.receive(), TIMEOUT_SECONDS)
-            except (asyncio.TimeoutError, WebSocketDisconnect, RuntimeError):
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
                 return
+            activity.last = time.monotonic()
             text = message.get("text")
             if text is None and message.get("bytes") is not None:
                 text = message["bytes"].decode("utf-8", "replace")
@@ -144,7 +155,7 @@ class EventEndpoint:
                 packet = parse_packet(text)
             except ValueError as exc:
                 logger.info("bad packet from %s: %s", connection.account.username, exc)
-                connection.queue.offer(error_packet(str(exc)))
+                self._send(connection, error_packet(str(exc)))
                 continue
             if packet.type is PacketType.DISCONNECT:
                 return
@@ -152,15 +163,29 @@ class EventEndpoint:
                 await self._on_event(connection, packet)
 
     async def _write(self, websocket: WebSocket, connection: Connection) -> None:
+        """Send what waits in the connection's queue: all of it in one write when the server
+        offers a frame writer, else packet by packet through ASGI."""
+        queue, writer = connection.queue, connection.writer
         while True:
-            for packet in await connection.queue.take():
-                await websocket.send_text(packet)
+            await queue.ready()
+            if writer is None:
+                for packet in queue.take_now():
+                    await websocket.send_text(packet.text)
+                continue
+            await writer.drained()
+            # Taken only once the socket takes data, so that while this task waits the
+            # queue stays non-empty and new packets line up behind the waiting ones.
+            frames = b"".join(packet.frame for packet in queue.take_now())
+            if not writer.write(frames):
+                return  # closed: the connection ends
 
-    async def _beat(self, connection: Connection) -> None:
+    async def _beat(self, connection: Connection, activity: _Activity) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            if not connection.queue.offer(HEARTBEAT):
-                self.router.drop(connection, "its send queue is full")
+            if time.monotonic() - activity.last > TIMEOUT_SECONDS:
+                logger.info("closing event connection %s: silent for too long", connection.sid)
+                return
+            self._send(connection, HEARTBEAT)
 
     # Packets -------------------------------------------------------------------------------
 
@@ -178,8 +203,9 @@ class EventEndpoint:
         elif event.topic == UNSUBSCRIBE_TOPIC:
             answer = self._unsubscribe(connection, event)
         else:
-            source = {**event.source, "user": _user(connection.account)}
-            await self.broker.publish(event.with_changes(source=source).to_wire())
+            wire = event.to_wire()
+            wire["source"] = {**event.source, "user": _user(connection.account)}
+            await self.broker.publish(wire)
             answer = {"success": True}
         self._answer(connection, packet, answer)
 
@@ -201,10 +227,13 @@ class EventEndpoint:
             return {"success": True}
         return {"success": False, "message": f"No subscriber with identifier {identifier}."}
 
+    def _send(self, connection: Connection, packet: str) -> None:
+        if not connection.send(packet):
+            self.router.drop(connection, "its send queue is full")
+
     def _answer(self, connection: Connection, packet: Packet, answer: dict[str, Any]) -> None:
         if packet.wants_ack:
-            if not connection.queue.offer(ack_packet(packet.ack_id, answer)):
-                self.router.drop(connection, "its send queue is full")
+            self._send(connection, ack_packet(packet.ack_id, answer))
         elif answer.get("success") is False:
             logger.info("event from %s refused: %s", connection.sid, answer.get("message"))
 
@@ -215,7 +244,7 @@ class EventEndpoint:
             packet = Packet(PacketType.EVENT, head[1])
             self._answer(connection, packet, {"success": False, "message": reason})
         else:
-            connection.queue.offer(error_packet(reason))
+            self._send(connection, error_packet(reason))
 
     # Authentication ------------------------------------------------------------------------
 
@@ -234,6 +263,20 @@ class EventEndpoint:
         except AuthenticationError:
             logger.info("refused an event socket with an unknown session id")
             return None
+
+
+@dataclass(slots=True)
+class _Activity:
+    """When a connection last received a packet."""
+
+    last: float
+
+
+def _frame_writer(websocket: WebSocket) -> FrameWriter | None:
+    """The server's frame writer for this socket, when it offers one."""
+    extension = websocket.scope.get("extensions", {}).get(FRAME_EXTENSION)
+    writer = extension.get("writer") if isinstance(extension, dict) else None
+    return cast("FrameWriter | None", writer)
 
 
 def _user(account: Account) -> dict[str, str]:

@@ -9,10 +9,13 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from shotbase.errors import ConfigurationError
+from shotbase.events.expression import parse_expression
 from shotbase.server.broker import InProcessBroker, RedisBroker, open_broker
-from shotbase.server.router import Connection, EventRouter, SendQueue
+from shotbase.server.router import Connection, EventRouter, Outgoing, SendQueue, text_frame
 from shotbase.store.accounts import Account
 from tests.conftest import free_port
 
@@ -29,7 +32,7 @@ def event(topic: str, **fields: Any) -> dict[str, Any]:
 
 async def drain(connection: Connection) -> list[Any]:
     packets = await asyncio.wait_for(connection.queue.take(), 1)
-    return [orjson.loads(packet[4:])["args"][0] for packet in packets]
+    return [orjson.loads(packet.text[4:])["args"][0] for packet in packets]
 
 
 def connected(router: EventRouter, sid: str, *subscriptions: tuple[str, str]) -> Connection:
@@ -80,7 +83,9 @@ def test_unparsable_target_reaches_nobody() -> None:
     run(scenario)
 
 
-def test_slow_connection_is_dropped_and_others_keep_receiving() -> None:
+def test_slow_connection_is_dropped_and_others_keep_receiving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def scenario() -> None:
         router = EventRouter()
         slow = Connection("slow", ANA, SendQueue(max_packets=2))
@@ -95,13 +100,14 @@ def test_slow_connection_is_dropped_and_others_keep_receiving() -> None:
         assert [e["id"] for e in await drain(fast)] == ["0", "1", "2"]
 
     run(scenario)
+    assert "dropping event connection slow of ana: its send queue is full" in caplog.text
 
 
 def test_send_queue_is_bounded_in_bytes() -> None:
     queue = SendQueue(max_packets=10, max_bytes=5)
 
-    assert queue.offer("abc")
-    assert not queue.offer("abc")
+    assert queue.offer("abc")  # a 5-byte frame
+    assert not queue.offer("a")
 
 
 def test_subscribe_refuses_missing_id_taken_id_and_bad_expression() -> None:
@@ -165,3 +171,119 @@ def test_unreachable_redis_fails_start_naming_the_url() -> None:
         await broker.close()
 
     run(scenario)
+
+
+# Frames and the frame writer -----------------------------------------------------------------
+
+
+class RecordingWriter:
+    """A FrameWriter over a list: takes frames while ``accepting``."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.accepting = True
+        self.is_open = True
+
+    def write(self, frames: bytes) -> bool:
+        if self.accepting:
+            self.written.append(frames)
+        return self.accepting
+
+    async def drained(self) -> None:
+        return None
+
+
+def parsed_frames(data: bytes) -> list[Frame]:
+    reader = StreamReader()
+    reader.feed_data(data)
+    frames = []
+    while reader.buffer:
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frames.append(done.value)
+    return frames
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000], ids=str)
+def test_text_frame_is_one_unmasked_final_text_frame(size: int) -> None:
+    payload = b"x" * size
+
+    (frame,) = parsed_frames(text_frame(payload))
+
+    assert (frame.opcode, frame.fin, bytes(frame.data)) == (Opcode.TEXT, True, payload)
+
+
+def test_event_is_encoded_once_and_written_to_each_writer() -> None:
+    async def scenario() -> None:
+        router = EventRouter()
+        writers = [RecordingWriter(), RecordingWriter()]
+        for number, writer in enumerate(writers):
+            connection = Connection(f"c{number}", ANA, writer=writer)
+            connection.subscribe({"id": "s"}, "topic=t")
+            router.add(connection)
+        router.deliver(event("t"))
+
+        first, second = (writer.written for writer in writers)
+        assert first == second and first[0] is second[0]
+        (frame,) = parsed_frames(first[0])
+        assert orjson.loads(bytes(frame.data)[4:])["args"][0]["topic"] == "t"
+
+    run(scenario)
+
+
+def test_packets_queue_behind_a_refusing_writer_and_keep_their_order() -> None:
+    async def scenario() -> None:
+        router = EventRouter()
+        writer = RecordingWriter()
+        connection = Connection("c", ANA, writer=writer)
+        connection.subscribe({"id": "s"}, "topic=t")
+        router.add(connection)
+        router.deliver(event("t", id="0"))
+        writer.accepting = False
+        router.deliver(event("t", id="1"))
+        writer.accepting = True
+        router.deliver(event("t", id="2"))  # queued behind "1", although the writer takes it
+
+        assert len(writer.written) == 1
+        assert [e["id"] for e in await drain(connection)] == ["1", "2"]
+
+    run(scenario)
+
+
+def test_outgoing_is_its_frame_with_the_text_inside() -> None:
+    packet = Outgoing.of("2::")
+
+    assert packet.text == "2::" and bytes(packet.data) == b"2::"
+    assert packet.frame == text_frame(b"2::")
+    assert Outgoing.of(packet) is packet
+
+
+def test_shared_subscription_is_evaluated_once_per_event() -> None:
+    class Counting:
+        calls = 0
+
+        def match(self, candidate: Any) -> bool:
+            Counting.calls += 1
+            return True
+
+    async def scenario() -> None:
+        router = EventRouter()
+        shared = Counting()
+        for number in range(3):
+            connection = connected(router, f"c{number}", ("s", "topic=t"))
+            subscriber = connection.subscribers["s"]
+            connection.subscribers["s"] = type(subscriber)(
+                subscriber.metadata, subscriber.subscription, shared
+            )
+        router.deliver(event("t"))
+
+        assert Counting.calls == 1
+        assert all(not c.queue.is_empty for c in router.connections.values())
+
+    run(scenario)
+
+
+def test_equal_subscriptions_share_one_parsed_expression() -> None:
+    assert parse_expression("topic=a and data.x=1") is parse_expression("topic=a and data.x=1")
