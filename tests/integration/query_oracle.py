@@ -24,6 +24,9 @@ never matches (so ``not_in ()`` holds even for NULL). A relation step is an exis
 (``EXISTS`` in SQL), which is always ``True`` or ``False``: the element must make the inner
 criteria ``True``.
 
+Computed values (``time_logged``, ``bid_time_logged_difference``) are derived from the
+timelogs here, as the server derives them in SQL.
+
 Attributes a row's type does not have (``description`` or ``status`` on a Project reached
 through a ``Context`` query) make the criterion unknown: neither it nor its negation selects
 the row, as documented in docs/query-language.md.
@@ -276,8 +279,9 @@ def _order_value(world: World, row: Row, *, path: tuple[str, ...]) -> Any:
         kind, targets = world.related(kind, row, step)
         assert len(targets) == 1, f"order key {path} must reach exactly one row"
         row = targets[0]
-    value = row[path[-1]]
+    value = _value(world, kind, row, path[-1])
     assert value is not None, f"order key {path} must not be NULL (dialects sort NULL apart)"
+    assert value is not _ABSENT, f"order key {path} must exist on every row"
     return value
 
 
@@ -352,7 +356,17 @@ def _compare_path(world: World, kind: str, row: Row, expression: Compare) -> Tru
         assert isinstance(expression.value, Lit) and expression.value.value is None
         is_null = row["parent_id"] is None
         return is_null if expression.operator == "is" else not is_null
-    return compare(row.get(first, _ABSENT), expression.operator, expression.value)
+    return compare(_value(world, kind, row, first), expression.operator, expression.value)
+
+
+def _value(world: World, kind: str, row: Row, name: str) -> Any:
+    """A row's attribute, computed ones included; _ABSENT where its type lacks it."""
+    if kind == "context" and name in ("time_logged", "bid_time_logged_difference"):
+        if row["__type__"] == "Project":
+            return _ABSENT
+        logged = sum(t["duration"] for t in world.timelogs if t["context_id"] == row["id"])
+        return logged if name == "time_logged" else (row.get("bid") or 0.0) - logged
+    return row.get(name, _ABSENT)
 
 
 def compare(value: Any, operator: str, operand: Lit | tuple[Lit, ...]) -> Truth:

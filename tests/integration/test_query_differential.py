@@ -52,6 +52,9 @@ BID_LITERALS = [*BIDS, 5.0, 0.5]
 # Quotes, backslashes and LIKE's own wildcards in values test escaping end to end.
 DESCRIPTIONS = [None, None, "", "a", "b", "ab", "a b", "B", 'a"', "a%", "a_", "a\\"]
 DURATIONS = [0.0, 60.0, 1800.5, 3600.0]
+# Sums of a few durations, and bids minus them: what computed values compare with.
+TIME_LOGGED = [0.0, 60.0, 1800.5, 1860.5, 3600.0, 5400.5]
+BID_DIFFERENCES = [0.0, -60.0, 1.0, -1799.0, 1799.5, 3540.0]
 COMMENTS = ["", "a", "ab", "b1"]
 # Escaped wildcards (``\\%``, ``\\_``) and an escaped backslash match those characters literally.
 LIKE_PIECES = ["a", "b", "1", "A", "B", " ", '"', "%", "%", "_", "\\%", "\\_", "\\\\"]
@@ -369,6 +372,9 @@ def context_atoms(
         comparisons(("metadata", "value"), "string", names),
         comparisons(("ancestors", "name"), "string", names),
         comparisons(("descendants", "bid"), "number", BID_LITERALS),
+        comparisons(("time_logged",), "number", TIME_LOGGED),
+        comparisons(("bid_time_logged_difference",), "number", BID_DIFFERENCES),
+        comparisons(("children", "time_logged"), "number", TIME_LOGGED),
         st.builds(Compare, st.just(("parent",)), st.sampled_from(["is", "is_not"]), nones()),
     ]
     if depth > 0:
@@ -451,7 +457,15 @@ def expressions(
 ORDER_KEYS: dict[str, list[tuple[str, ...]]] = {
     # Only keys that are never NULL: SQLite and PostgreSQL sort NULL at opposite ends.
     "Context": [("name",), ("id",)],
-    "TypedContext": [("name",), ("bid",), ("parent", "name"), ("status", "name"), ("id",)],
+    "TypedContext": [
+        ("name",),
+        ("bid",),
+        ("parent", "name"),
+        ("status", "name"),
+        ("time_logged",),
+        ("bid_time_logged_difference",),
+        ("id",),
+    ],
 }
 
 

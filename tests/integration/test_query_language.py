@@ -379,3 +379,174 @@ def test_datetime_literals_compare_as_datetimes(studio: Studio) -> None:
         )
         == 1
     )
+
+
+# (id, filter on Shot within the project, expected shot names): sq020_sh010 stores 1050, the
+# other shots store nothing and read the configuration's default, 1001.
+CUSTOM_ATTRIBUTE_FILTERS = [
+    ("default-matches", "value is 1001", ["sq010_sh010", "sq010_sh020", "sq020_sh020"]),
+    ("stored-matches", "value is 1050", ["sq020_sh010"]),
+    ("default-below", "value < 1020", ["sq010_sh010", "sq010_sh020", "sq020_sh020"]),
+    (
+        "default-in-list",
+        "value in (1001, 1050)",
+        ["sq010_sh010", "sq010_sh020", "sq020_sh010", "sq020_sh020"],
+    ),
+    ("default-as-text", 'value like "100%"', ["sq010_sh010", "sq010_sh020", "sq020_sh020"]),
+    ("neither", "value is 999", []),
+]
+
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [c[1:] for c in CUSTOM_ATTRIBUTE_FILTERS],
+    ids=[c[0] for c in CUSTOM_ATTRIBUTE_FILTERS],
+)
+def test_custom_attribute_filter_sees_default_values(
+    studio: Studio, condition: str, expected: list[str]
+) -> None:
+    scope = IN_PROJECT.format(project=studio.project_id)
+    key = f"fstart_{studio.tag}"
+    found = studio.names(
+        f'select name from Shot where {scope} and custom_attributes any (key is "{key}" and '
+        f"{condition})"
+    )
+    assert found == expected
+
+
+def test_negated_custom_attribute_filter_leaves_entities_with_the_default_out(
+    studio: Studio,
+) -> None:
+    scope = IN_PROJECT.format(project=studio.project_id)
+    key = f"fstart_{studio.tag}"
+    found = studio.names(
+        f"select name from Shot where {scope} and "
+        f'not custom_attributes any (key is "{key}" and value is 1001)'
+    )
+    assert found == ["sq020_sh010"]
+
+
+def test_custom_attribute_default_counts_only_where_the_configuration_applies(
+    studio: Studio,
+) -> None:
+    # The configuration is for Shots: Tasks and Sequences have no fstart at all.
+    scope = IN_PROJECT.format(project=studio.project_id)
+    key = f"fstart_{studio.tag}"
+    found = studio.names(
+        f"select name from TypedContext where {scope} and "
+        f'custom_attributes any (key is "{key}" and value is 1001)'
+    )
+    assert found == ["sq010_sh010", "sq010_sh020", "sq020_sh020"]
+
+
+def test_filter_on_computed_time_logged(studio: Studio) -> None:
+    scope = IN_PROJECT.format(project=studio.project_id)
+    assert studio.names(f"select name from Task where {scope} and time_logged > 0") == [
+        "sq010_sh010_anim"
+    ]
+    assert studio.names(
+        f"select name from Task where {scope} and bid_time_logged_difference is 1800"
+    ) == ["sq010_sh010_anim"]
+    assert studio.names(f"select name from Shot where {scope} and children.time_logged > 0") == [
+        "sq010_sh010"
+    ]
+
+
+def test_order_by_computed_time_logged(studio: Studio) -> None:
+    rows = query_all(
+        studio.server,
+        f'select name, time_logged from Task where project_id is "{studio.project_id}" '
+        "order by time_logged desc, bid_time_logged_difference, name",
+    )
+    assert [row["name"] for row in rows][:3] == [
+        "sq010_sh010_anim",
+        "sq010_sh020_anim",
+        "sq020_sh010_anim",
+    ]
+    assert rows[0]["time_logged"] == 1800.0
+
+
+@pytest.mark.parametrize(
+    "expression, attribute",
+    [
+        ('select name from Task where thumbnail_url is "x"', "Task.thumbnail_url"),
+        ('select name from Task where link like "%sq010%"', "Task.link"),
+        ("select name from Task order by link", "Task.link"),
+        (
+            "select name from Shot where children.thumbnail_url is None",
+            "Context.thumbnail_url",
+        ),
+    ],
+    ids=["thumbnail-filter", "link-filter", "link-order", "nested-thumbnail-filter"],
+)
+def test_filter_on_display_only_computed_value_names_it(
+    studio: Studio, expression: str, attribute: str
+) -> None:
+    response = studio.server.call([query_op(expression)], **STRICT)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error_code"] == "query.invalid"
+    assert attribute in body["content"]
+    assert "computed" in body["content"]
+
+
+@pytest.fixture(scope="module")
+def lead_link(studio: Studio) -> str:
+    """A ``lead`` link from the task sq010_sh010_anim to the admin user; returns the key."""
+    key = f"lead_{studio.tag}"
+    configuration_id = new_id()
+    admin = query_all(studio.server, 'select id from User where username is "admin"')[0]["id"]
+    run(
+        studio.server,
+        create_op(
+            "CustomAttributeLinkConfiguration",
+            {
+                "id": configuration_id,
+                "key": key,
+                "label": "Lead",
+                "entity_type": "task",
+                "entity_type_to": "user",
+                "config": "{}",
+                "core": False,
+            },
+        ),
+        create_op(
+            "CustomAttributeLink",
+            {
+                "configuration_id": configuration_id,
+                "from_id": studio.ids["sq010_sh010_anim"],
+                "to_id": admin,
+            },
+        ),
+    )
+    return key
+
+
+def test_custom_attribute_links_filter_through_the_linked_user(
+    studio: Studio, lead_link: str
+) -> None:
+    scope = IN_PROJECT.format(project=studio.project_id)
+    links = f'custom_attribute_links any (configuration.key is "{lead_link}" and user.username'
+    assert studio.names(f'select name from Task where {scope} and {links} is "admin")') == [
+        "sq010_sh010_anim"
+    ]
+    assert studio.names(f'select name from Task where {scope} and {links} is "nobody")') == []
+
+
+def test_custom_attribute_links_from_filter_finds_the_other_end(
+    studio: Studio, lead_link: str
+) -> None:
+    rows = query_all(
+        studio.server,
+        "select username from User where custom_attribute_links_from any "
+        f'(configuration.key is "{lead_link}" and context.name is "sq010_sh010_anim")',
+    )
+    assert [row["username"] for row in rows] == ["admin"]
+
+
+def test_custom_attribute_links_cannot_be_selected(studio: Studio, lead_link: str) -> None:
+    response = studio.server.call(
+        [query_op("select custom_attribute_links from Task limit 1")], **STRICT
+    )
+    assert response.status_code == 400
+    assert "only be used in a filter" in response.json()["content"]

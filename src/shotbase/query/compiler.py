@@ -19,6 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shotbase.errors import QueryError, UnknownAttributeError
 from shotbase.query import ast
+from shotbase.query.columns import needed_columns
+from shotbase.query.computed import COMPUTED_ATTRIBUTES, COMPUTED_COLUMNS
+from shotbase.query.custom_values import defaulted_values
+from shotbase.query.joins import JoinedReference, JoinTree, is_plain_reference, join_references
 from shotbase.schema.model import Attribute, AttributeKind, DataType, EntityType
 from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_literal
@@ -31,6 +35,13 @@ Condition = ColumnElement[bool]
 # Stand-ins that tell literal coercion how to read custom attribute value comparisons.
 NUMBER_VALUE = Attribute("value", AttributeKind.SCALAR, DataType.NUMBER)
 TEXT_VALUE = Attribute("value", AttributeKind.SCALAR, DataType.STRING)
+
+# Relations that only filters may use, and the column of the link that names the owner:
+# ``custom_attribute_links`` are the links from an entity, ``..._from`` the links to it.
+RESTRICTED_RELATIONS = {"custom_attribute_links": "from_id", "custom_attribute_links_from": "to_id"}
+# Families whose rows are of whichever subtype their ends make them: a link's ``user`` is the
+# user its ``to_id`` names, whatever type the link was created as.
+UNTYPED_FAMILIES = {"CustomAttributeLink"}
 
 AGGREGATES: dict[str, Any] = {
     "count": sa.func.count,
@@ -50,6 +61,7 @@ class CompiledQuery:
     statement: sa.Select[Any]
     offset: int
     limit: int | None
+    joined: tuple[JoinedReference, ...] = ()
 
 
 class QueryCompiler:
@@ -63,9 +75,21 @@ class QueryCompiler:
         self._cache: OrderedDict[tuple[ast.Query, int | None], CompiledQuery] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._columns: dict[tuple[str, tuple[str, ...]], list[sa.Column[Any]]] = {}
+        # Statements the loader builds once and runs with new values (keys to fetch).
+        self.statements: dict[tuple[Any, ...], Any] = {}
 
     def __repr__(self) -> str:
         return f"QueryCompiler({self.tables!r})"
+
+    def columns(self, entity_type: EntityType, names: tuple[str, ...]) -> list[sa.Column[Any]]:
+        """The columns to read from ``entity_type``'s table to load the attributes ``names``."""
+        key = (entity_type.id, names)
+        columns = self._columns.get(key)
+        if columns is None:
+            columns = needed_columns(self.tables, entity_type, names)
+            self._columns[key] = columns
+        return columns
 
     def compile(self, query: ast.Query, *, page_size: int | None = None) -> CompiledQuery:
         """Compile the root select of ``query``: keys and type of each matching row, in order.
@@ -89,12 +113,23 @@ class QueryCompiler:
     def _compile(self, query: ast.Query, page_size: int | None) -> CompiledQuery:
         entity_type = self.schema.get(query.entity_type)
         table = self.tables.of(entity_type)
-        statement = sa.select(*table.c).where(*self.type_filter(entity_type, table))
-        if query.where is not None:
-            statement = statement.where(self.condition(entity_type, table, query.where))
+        names = tuple(dict.fromkeys(projection.path[0] for projection in query.projections))
+        columns: list[sa.ColumnElement[Any]] = [
+            *(self.columns(entity_type, names) if names else table.c)
+        ]
+        tree = JoinTree(self.tables, table, self.type_filter)
+        order = []
         for key in query.order_by:
-            column = self.order_column(entity_type, table, key.path)
-            statement = statement.order_by(column.desc() if key.descending else column.asc())
+            column = self._order_by(entity_type, table, key.path, tree)
+            order.append(column.desc() if key.descending else column.asc())
+        added, joined = join_references(
+            tree, entity_type, table, query.projections, columns=self.columns
+        )
+        statement = sa.select(*columns, *added).select_from(tree.source)
+        statement = statement.where(*self.type_filter(entity_type, table))
+        if query.where is not None:
+            statement = statement.where(self.condition(entity_type, table, query.where, top=True))
+        statement = statement.order_by(*order)
         statement = statement.order_by(*(table.c[name] for name in entity_type.primary_key))
         offset = query.offset or 0
         limit = query.limit if query.limit is not None else page_size
@@ -105,7 +140,7 @@ class QueryCompiler:
         if limit is not None:
             # One row more than asked tells whether another page follows.
             statement = statement.limit(limit + 1)
-        return CompiledQuery(entity_type, table, statement, offset, limit)
+        return CompiledQuery(entity_type, table, statement, offset, limit, joined)
 
     def compile_aggregate(self, query: ast.Query) -> tuple[sa.Select[Any], list[str]]:
         """Compile ``select count(id), status_id from Task group by status_id``.
@@ -146,7 +181,7 @@ class QueryCompiler:
                 keys.append("_".join(path))
         statement = sa.select(*columns).where(*self.type_filter(entity_type, table))
         if query.where is not None:
-            statement = statement.where(self.condition(entity_type, table, query.where))
+            statement = statement.where(self.condition(entity_type, table, query.where, top=True))
         if grouped:
             statement = statement.group_by(*grouped).order_by(*grouped)
         if query.offset:
@@ -181,19 +216,32 @@ class QueryCompiler:
     # Conditions ----------------------------------------------------------------------------
 
     def condition(
-        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Expression
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        expression: ast.Expression,
+        *,
+        top: bool = False,
     ) -> Condition:
-        """Compile a where-expression evaluated against rows of ``table``."""
+        """Compile a where-expression evaluated against rows of ``table``.
+
+        ``top`` says that the expression is one of the conditions the whole ``where`` of its
+        select joins with ``and``: not under ``or`` or ``not``, so a row for which it is
+        unknown (NULL) is as unselected as one for which it is false.
+        """
         if isinstance(expression, ast.And):
-            return sa.and_(*(self.condition(entity_type, table, e) for e in expression.items))
+            return sa.and_(
+                *(self.condition(entity_type, table, e, top=top) for e in expression.items)
+            )
         if isinstance(expression, ast.Or):
             return sa.or_(*(self.condition(entity_type, table, e) for e in expression.items))
         if isinstance(expression, ast.Not):
             return sa.not_(self.condition(entity_type, table, expression.item))
+        top = top and expression.path[0] in entity_type.attributes
         if isinstance(expression, ast.Relational):
-            compiled = self._relational(entity_type, table, expression)
+            compiled = self._relational(entity_type, table, expression, top=top)
         else:
-            compiled = self._comparison(entity_type, table, expression)
+            compiled = self._comparison(entity_type, table, expression, top=top)
         through = isinstance(expression, ast.Relational) or len(expression.path) > 1
         return self._only_where_defined(entity_type, table, expression.path[0], through, compiled)
 
@@ -209,7 +257,7 @@ class QueryCompiler:
         negation matches them: ``Context where bid is None`` finds no Project. A Project's
         ``status`` is a plain value, not the reference ``status.name`` follows, so it lacks
         that one too."""
-        if name in entity_type.attributes:
+        if name in entity_type.attributes or entity_type.root.id in UNTYPED_FAMILIES:
             return compiled
         kind = self.owner(entity_type, name, relation=through or None).attributes[name].kind
         members = [
@@ -222,13 +270,22 @@ class QueryCompiler:
         return unknown
 
     def _relational(
-        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Relational
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        expression: ast.Relational,
+        *,
+        top: bool,
     ) -> Condition:
         *steps, last = expression.path
-        attribute = self._resolve_attribute(entity_type, last, relation=True) if not steps else None
+        attribute = (
+            self._resolve_attribute(entity_type, last, relation=True, filtering=True)
+            if not steps
+            else None
+        )
         if steps:
             inner = ast.Relational((last,), expression.relation, expression.criteria)
-            return self._through(entity_type, table, steps, inner)
+            return self._through(entity_type, table, steps, inner, top=top)
         assert attribute is not None
         if attribute.kind is AttributeKind.SCALAR:
             raise QueryError(
@@ -240,18 +297,25 @@ class QueryCompiler:
             raise QueryError(f"{entity_type.id}.{last} is a collection: use 'any', not 'has'.")
         if expression.relation == "any" and not is_collection:
             raise QueryError(f"{entity_type.id}.{last} is a reference: use 'has', not 'any'.")
-        return self._exists(entity_type, table, last, expression.criteria)
+        return self._exists(entity_type, table, last, expression.criteria, top=top)
 
     def _comparison(
-        self, entity_type: EntityType, table: sa.FromClause, expression: ast.Comparison
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        expression: ast.Comparison,
+        *,
+        top: bool,
     ) -> Condition:
         first, *rest = expression.path
-        attribute = self._resolve_attribute(entity_type, first, relation=bool(rest) or None)
+        attribute = self._resolve_attribute(
+            entity_type, first, relation=bool(rest) or None, filtering=True
+        )
         if rest:
             if attribute.kind is AttributeKind.SCALAR:
                 raise UnknownAttributeError(entity_type.id, ".".join(expression.path))
             inner = ast.Comparison(tuple(rest), expression.operator, expression.value)
-            return self._exists(entity_type, table, first, inner)
+            return self._exists(entity_type, table, first, inner, top=top)
         if attribute.kind is not AttributeKind.SCALAR:
             return self._compare_relation(entity_type, table, attribute, expression)
         if attribute.data_type is DataType.VARIABLE and "value_text" in table.c:
@@ -286,7 +350,7 @@ class QueryCompiler:
         expression: ast.Comparison,
     ) -> Condition:
         """``parent is None`` / ``parent is_not None`` on a reference held by a column."""
-        relation = self.tables.relation(self.owner(entity_type, attribute.name), attribute.name)
+        relation = self._relation(self.owner(entity_type, attribute.name), attribute.name)
         is_null = isinstance(expression.value, ast.Literal) and not expression.value.quoted
         is_null = is_null and expression.value.text.lower() in ("none", "null")  # type: ignore[union-attr]
         if relation.is_collection or not relation.pairs or not is_null:
@@ -358,7 +422,7 @@ class QueryCompiler:
         column = self._scalar_column(entity_type, table, attribute)
         statement = sa.select(column).where(*self.type_filter(entity_type, table))
         if query.where is not None:
-            statement = statement.where(self.condition(entity_type, table, query.where))
+            statement = statement.where(self.condition(entity_type, table, query.where, top=True))
         if query.limit is not None or query.offset:
             order = [table.c[name] for name in entity_type.primary_key]
             statement = statement.order_by(*order).limit(query.limit).offset(query.offset)
@@ -370,9 +434,11 @@ class QueryCompiler:
         table: sa.FromClause,
         steps: Sequence[str],
         inner: ast.Relational,
+        *,
+        top: bool,
     ) -> Condition:
         first, *rest = steps
-        attribute = self._resolve_attribute(entity_type, first, relation=True)
+        attribute = self._resolve_attribute(entity_type, first, relation=True, filtering=True)
         if attribute.kind is AttributeKind.SCALAR:
             raise UnknownAttributeError(entity_type.id, ".".join((*steps, "...")))
         if rest:
@@ -383,7 +449,7 @@ class QueryCompiler:
             )
         else:
             nested = inner
-        return self._exists(entity_type, table, first, nested)
+        return self._exists(entity_type, table, first, nested, top=top)
 
     def _exists(
         self,
@@ -391,18 +457,52 @@ class QueryCompiler:
         table: sa.FromClause,
         name: str,
         criteria: ast.Expression | None,
+        *,
+        top: bool = False,
     ) -> Condition:
         """There is a row related to ``table`` by ``name`` that meets ``criteria``."""
-        relation = self.tables.relation(self.owner(entity_type, name, relation=True), name)
+        relation = self._relation(self.owner(entity_type, name, relation=True), name)
         target_type = self.schema.get(relation.target)
         target = self.tables.of(target_type).alias()
         if relation.tree:
             return self._in_tree(relation.tree, table, target_type, target, criteria)
+        if top and is_plain_reference(relation, target_type):
+            return self._in_matches(relation, table, target_type, target, criteria)
         statement = self.related(relation, table, target)
-        statement = statement.where(*self.type_filter(target_type, target))
+        if name not in RESTRICTED_RELATIONS:
+            statement = statement.where(*self.type_filter(target_type, target))
         if criteria is not None:
-            statement = statement.where(self.condition(target_type, target, criteria))
+            statement = statement.where(self.condition(target_type, target, criteria, top=True))
+        if name == "custom_attributes" and target_type.root.id == "CustomAttributeValue":
+            owner_type = self.owner(entity_type, name, relation=True)
+            defaulted = defaulted_values(self, owner_type, table, target_type, criteria)
+            return sa.or_(statement.exists(), defaulted)
         return statement.exists()
+
+    def _in_matches(
+        self,
+        relation: Relation,
+        owner: sa.FromClause,
+        target_type: EntityType,
+        target: sa.FromClause,
+        criteria: ast.Expression | None,
+    ) -> Condition:
+        """``status.state.short is "DONE"`` as "the status is one of the matching statuses".
+
+        Only for conditions at the top of a ``where`` (a NULL reference then reads as no
+        match, as with ``EXISTS``). The matches are usually few (a project, some statuses)
+        and are found first. ``OFFSET 0`` keeps them a sub-query of their own: PostgreSQL
+        would otherwise join the key directly and estimate the join as if any row of the
+        target's table could match (the context table holds every project, sequence, shot and
+        task, so one project looked like one task in 100,000), and then plan for a handful of
+        rows where there are thousands.
+        """
+        local, remote = relation.pairs[0]
+        matches = sa.select(target.c[remote]).where(*self.type_filter(target_type, target))
+        if criteria is not None:
+            matches = matches.where(self.condition(target_type, target, criteria, top=True))
+        inside: Condition = owner.c[local].in_(matches.offset(0))
+        return inside
 
     def _in_tree(
         self,
@@ -429,7 +529,7 @@ class QueryCompiler:
             .where(*self.type_filter(target_type, target))
         )
         if criteria is not None:
-            matches = matches.where(self.condition(target_type, target, criteria))
+            matches = matches.where(self.condition(target_type, target, criteria, top=True))
         inside: Condition = owner.c.id.in_(matches)
         return inside
 
@@ -485,6 +585,27 @@ class QueryCompiler:
 
     # Columns -------------------------------------------------------------------------------
 
+    def _order_by(
+        self, entity_type: EntityType, table: sa.FromClause, path: Sequence[str], tree: JoinTree
+    ) -> sa.ColumnElement[Any]:
+        """The column to order by, on rows ``tree`` joins in.
+
+        ``order by parent.parent.name`` left-joins the parent and its parent, as a hand-written
+        query would; a step that is not a plain reference falls back to a sub-query.
+        """
+        first, *rest = path
+        if not rest or first not in entity_type.attributes:
+            return self.order_column(entity_type, table, path)
+        attribute = self._resolve_attribute(entity_type, first, relation=True)
+        if attribute.kind is not AttributeKind.REFERENCE:
+            return self.order_column(entity_type, table, path)
+        relation = self.tables.relation(entity_type, first)
+        target_type = self.schema.get(relation.target)
+        if not is_plain_reference(relation, target_type):
+            return self.order_column(entity_type, table, path)
+        target = tree.target(table, relation, target_type)
+        return self._order_by(target_type, target, rest, tree)
+
     def order_column(
         self, entity_type: EntityType, table: sa.FromClause, path: Sequence[str]
     ) -> sa.ColumnElement[Any]:
@@ -508,18 +629,40 @@ class QueryCompiler:
         if attribute.kind is not AttributeKind.SCALAR:
             raise QueryError(f"{entity_type.id}.{attribute.name} is a relation, not a value.")
         if not attribute.is_stored:
-            raise QueryError(
-                f"{entity_type.id}.{attribute.name} is computed and cannot be filtered on yet."
-            )
+            rule = COMPUTED_COLUMNS.get(attribute.name)
+            name = f"{entity_type.id}.{attribute.name}"
+            if rule is None and attribute.name in COMPUTED_ATTRIBUTES:
+                raise QueryError(
+                    f"{name} is computed for each answer: it can be selected, but not used "
+                    "in a filter, 'order by' or an aggregate."
+                )
+            if rule is None:
+                raise QueryError(f"{name} is computed and cannot be used in queries yet.")
+            return rule(self.tables, table)
         return table.c[attribute.name]
 
     def _resolve_attribute(
-        self, entity_type: EntityType, name: str, *, relation: bool | None = None
+        self,
+        entity_type: EntityType,
+        name: str,
+        *,
+        relation: bool | None = None,
+        filtering: bool = False,
     ) -> Attribute:
         attribute = self.owner(entity_type, name, relation=relation).attributes[name]
-        if attribute.is_restricted:
-            raise QueryError(f"{entity_type.id}.{name} cannot be used in queries yet.")
+        if attribute.is_restricted and not (filtering and name in RESTRICTED_RELATIONS):
+            usable = " It can only be used in a filter." if name in RESTRICTED_RELATIONS else ""
+            raise QueryError(f"{entity_type.id}.{name} cannot be selected or ordered by.{usable}")
         return attribute
+
+    def _relation(self, owner: EntityType, name: str) -> Relation:
+        """How ``owner.name`` joins its target, the filter-only link relations included."""
+        end = RESTRICTED_RELATIONS.get(name)
+        if end is None:
+            return self.tables.relation(owner, name)
+        target = owner.attributes[name].target
+        assert target is not None
+        return Relation(owner.id, name, target, is_collection=True, pairs=(("id", end),))
 
     def owner(
         self, entity_type: EntityType, name: str, *, relation: bool | None = None

@@ -17,9 +17,9 @@ from shotbase.schema.model import EntityType
 from shotbase.store.tables import TYPE_COLUMN, Tables
 from shotbase.store.types import Row
 
-__all__ = ["COMPUTED_ATTRIBUTES", "ComputeContext"]
+__all__ = ["COMPUTED_ATTRIBUTES", "COMPUTED_COLUMNS", "COMPUTED_READS", "ComputeContext"]
 
-CHUNK = 500
+CHUNK = 2000  # keys a statement sends; a page of 1,000 entities takes one
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,8 @@ class ComputeContext:
 
 
 Rule = Callable[[ComputeContext, sa.Connection, EntityType, Sequence[Row]], list[Any]]
+# The SQL of a computed value, for filters and ``order by``: (tables, the owner's table).
+ColumnRule = Callable[[Tables, sa.FromClause], sa.ColumnElement[Any]]
 
 
 def thumbnail_url(
@@ -66,8 +68,12 @@ def link(
     """The path from the project down to the entity: ``[{"id", "name", "type"}, ...]``."""
     tables = context.tables
     if entity_type.root.id == "Context":
-        chains = _context_chains(tables, connection, [row["id"] for row in rows])
-        return [chains[row["id"]] for row in rows]
+        # A context's link is its parent's and then itself. Siblings share a parent (a page of
+        # tasks has a tenth as many shots), so only the parents' links are read.
+        parents = _context_chains(
+            tables, connection, sorted({row["parent_id"] for row in rows if row["parent_id"]})
+        )
+        return [[*parents.get(row["parent_id"], ()), _step(row)] for row in rows]
     if entity_type.id == "AssetVersion":
         asset = tables.families["Asset"]
         asset_ids = sorted({row["asset_id"] for row in rows if row.get("asset_id")})
@@ -111,6 +117,20 @@ def bid_time_logged_difference(
     return [float((row.get("bid") or 0.0) - totals.get(row["id"], 0.0)) for row in rows]
 
 
+def time_logged_column(tables: Tables, table: sa.FromClause) -> sa.ColumnElement[Any]:
+    """``time_logged`` in SQL: the sum of the context's timelogs, 0 without any."""
+    timelog = tables.families["Timelog"].alias()
+    total = sa.func.coalesce(sa.func.sum(timelog.c.duration), 0.0)
+    return sa.select(total).where(timelog.c.context_id == table.c.id).scalar_subquery()
+
+
+def bid_time_logged_difference_column(
+    tables: Tables, table: sa.FromClause
+) -> sa.ColumnElement[Any]:
+    """``bid_time_logged_difference`` in SQL: the bid (0 when unset) minus time logged."""
+    return sa.func.coalesce(table.c.bid, 0.0) - time_logged_column(tables, table)
+
+
 def _time_logged(
     context: ComputeContext, connection: sa.Connection, rows: Sequence[Row]
 ) -> dict[str, float]:
@@ -139,7 +159,7 @@ def _context_chains(
     table, closure = tables.families["Context"], tables.closure
     columns = (table.c.id, table.c.name, table.c[TYPE_COLUMN])
     chains: dict[str, list[dict[str, Any]]] = {context_id: [] for context_id in ids}
-    selves: dict[str, dict[str, Any]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(set(ids))):
         above = (
             sa.select(closure.c.descendant_id, *columns)
@@ -149,10 +169,11 @@ def _context_chains(
         )
         for row in connection.execute(above).mappings():
             chains[row["descendant_id"]].append(_step(row))
-        for row in connection.execute(sa.select(*columns).where(table.c.id.in_(chunk))).mappings():
-            selves[row["id"]] = _step(row)
+        statement = sa.select(*columns).where(table.c.id.in_(chunk))
+        for row in connection.execute(statement).mappings():
+            found[row["id"]] = _step(row)
     return {
-        context_id: [*chain, selves[context_id]] if context_id in selves else []
+        context_id: [*chain, found[context_id]] if context_id in found else []
         for context_id, chain in chains.items()
     }
 
@@ -173,4 +194,21 @@ COMPUTED_ATTRIBUTES: dict[str, Rule] = {
     "_link": link,
     "time_logged": time_logged,
     "bid_time_logged_difference": bid_time_logged_difference,
+}
+
+# The columns of its row each rule reads (where the row's table has them).
+COMPUTED_READS: dict[str, tuple[str, ...]] = {
+    "thumbnail_url": ("thumbnail_id",),
+    "url": ("component_id",),
+    "link": ("id", "name", "parent_id", "asset_id", "version", TYPE_COLUMN),
+    "_link": ("id", "name", "parent_id", "asset_id", "version", TYPE_COLUMN),
+    "time_logged": ("id",),
+    "bid_time_logged_difference": ("id", "bid"),
+}
+
+# Computed values that filters and ``order by`` can use. The others (URLs, ``link``) are
+# answers for display, refused there with an error that names them.
+COMPUTED_COLUMNS: dict[str, ColumnRule] = {
+    "time_logged": time_logged_column,
+    "bid_time_logged_difference": bid_time_logged_difference_column,
 }

@@ -27,22 +27,36 @@ class Authenticator:
     def __repr__(self) -> str:
         return f"Authenticator(cached={len(self._cache)})"
 
-    def check(self, username: str | None, api_key: str | None) -> Account:
-        """The account for these credentials.
+    def remembered(self, username: str | None, api_key: str | None) -> Account | None:
+        """The account for these credentials if they were checked in the last few seconds;
+        no I/O, so the event loop can ask before handing :meth:`check` to a thread.
 
         Raises:
-            AuthenticationError: If either is missing or they do not match a user and key.
+            AuthenticationError: If either is missing.
         """
         if not username or not api_key:
             raise AuthenticationError(
                 "The request has no credentials: send the ftrack-user and ftrack-api-key headers."
             )
         cache_key = (username, hash_key(api_key))
-        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(cache_key)
-            if cached is not None and now - cached[0] < CACHE_SECONDS:
+            if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
                 return cached[1]
+        return None
+
+    def check(self, username: str | None, api_key: str | None) -> Account:
+        """The account for these credentials.
+
+        Raises:
+            AuthenticationError: If either is missing or they do not match a user and key.
+        """
+        remembered = self.remembered(username, api_key)
+        if remembered is not None:
+            return remembered
+        assert username and api_key  # remembered() raised otherwise
+        cache_key = (username, hash_key(api_key))
+        now = time.monotonic()
         with self.state.database.transaction(write=False) as connection:
             account = authenticate(self.state.tables, connection, username, api_key)
         if account is None:

@@ -33,6 +33,11 @@ COLUMN_TYPES: dict[DataType, sa.types.TypeEngine[Any]] = {
 }
 INDEXED_NAMES = ("name", "key", "username")
 PAGING_COLUMNS = (TYPE_COLUMN, "project_id", "parent_id")
+# Indexes the column rules below do not give: a custom attribute filter looks values up by
+# entity and key together (``custom_attributes any (key is "fstart" and ...)``).
+EXTRA_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "custom_attribute_value": (("entity_id", "key"),),
+}
 STORAGE_TYPES = {
     "string": DataType.STRING,
     "integer": DataType.INTEGER,
@@ -150,15 +155,18 @@ def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
     # Paging filters (type, project, parent) are indexed together with the primary key, which
     # orders every answer, so a page deep into a scan reads the index in order instead of
     # sorting every match. Other filter columns get plain indexes: each index slows inserts.
-    indexes = [
-        sa.Index(
-            _index_name(name, column),
-            column,
-            *(root.primary_key if column in PAGING_COLUMNS else ()),
-        )
-        for column in [*columns, TYPE_COLUMN]
-        if column not in root.primary_key and _is_filtered(column)
-    ]
+    extra = EXTRA_INDEXES.get(name, ())
+    indexes = [sa.Index(_index_name(name, "_".join(group)), *group) for group in extra]
+    # The primary key's index (its columns in table order) serves its first column; a filter
+    # on a later one (the parent of Metadata, the entity of a custom attribute value) needs
+    # its own.
+    key_order = [column for column in columns if column in root.primary_key]
+    served = {group[0] for group in extra} | set(key_order[:1])
+    for column in [*columns, TYPE_COLUMN]:
+        if column in served or not _is_filtered(column):
+            continue
+        tail = [k for k in root.primary_key if k != column] if column in PAGING_COLUMNS else []
+        indexes.append(sa.Index(_index_name(name, column), column, *tail))
     return sa.Table(name, metadata, *table_columns, *indexes)
 
 

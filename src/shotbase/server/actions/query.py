@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 from collections.abc import Mapping
@@ -24,11 +25,12 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
     state = context.state
     if parsed.group_by or any(projection.function for projection in parsed.projections):
         return _aggregate(context, parsed)
+    if not parsed.projections:
+        entity_type = state.schema.get(parsed.entity_type)
+        defaults = tuple(Projection((name,)) for name in entity_type.default_projections)
+        parsed = dataclasses.replace(parsed, projections=defaults)
     compiled = state.compiler.compile(parsed, page_size=state.settings.page_size_limit)
     projections = parsed.projections
-    if not projections:
-        entity_type = state.schema.get(parsed.entity_type)
-        projections = tuple(Projection((name,)) for name in entity_type.default_projections)
     loader = Loader(
         state.compiler, context.connection, ComputeContext(state.tables, context.base_url)
     )
