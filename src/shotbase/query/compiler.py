@@ -8,6 +8,7 @@ state, joined to it, whose short is DONE". That one form serves references, coll
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -141,6 +142,15 @@ class QueryCompiler:
             # One row more than asked tells whether another page follows.
             statement = statement.limit(limit + 1)
         return CompiledQuery(entity_type, table, statement, offset, limit, joined)
+
+    def continue_after(self, compiled: CompiledQuery, last_key: Any, offset: int) -> CompiledQuery:
+        """``compiled`` (ordered by its single primary key alone, with no offset) resumed after
+        the row whose key is ``last_key``: the page at ``offset`` without reading the rows
+        before it."""
+        (name,) = compiled.entity_type.primary_key
+        column = compiled.table.c[name]
+        statement = compiled.statement.where(column > last_key)
+        return dataclasses.replace(compiled, statement=statement, offset=offset)
 
     def compile_aggregate(self, query: ast.Query) -> tuple[sa.Select[Any], list[str]]:
         """Compile ``select count(id), status_id from Task group by status_id``.

@@ -27,7 +27,7 @@ from shotbase.server.errors import render_error
 from shotbase.server.events import EventEndpoint
 from shotbase.server.router import EventRouter
 from shotbase.server.state import ServerState
-from shotbase.server.updates import describe_changes, update_event
+from shotbase.server.updates import UPDATE_TOPIC, describe_changes, update_event
 from shotbase.settings import Settings
 from shotbase.store.accounts import Account
 
@@ -60,7 +60,13 @@ def create_app(settings: Settings, state: ServerState | None = None) -> Starlett
         holder["state"] = opened
         holder["auth"] = Authenticator(opened)
         router, broker = EventRouter(), open_broker(settings.redis)
-        await broker.start(router.deliver)
+
+        def deliver(event: dict[str, Any]) -> None:
+            if event.get("topic") == UPDATE_TOPIC:  # data changed, maybe in another process
+                opened.page_cursors.forget_all()
+            router.deliver(event)
+
+        await broker.start(deliver)
         holder["events"] = EventEndpoint(holder["auth"].check, router, broker, reject)
         holder["components"] = ComponentEndpoints(
             opened.file_store, opened.upload_signer, holder["auth"], reject

@@ -55,6 +55,8 @@ def run_batch(
         rendered = [result() if callable(result) else result for result in results]
         changes = list(context.changes)
         lineage = collect_lineage(state.tables, connection, changes) if changes else {}
+    if changes:
+        state.page_cursors.forget_all()
     if write:
         logger.debug("committed a batch of %d operations", len(operations))
     return BatchOutcome(rendered, changes, lineage)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shotbase.query.compiler import QueryCompiler
 from shotbase.schema import Schema, load_builtin_schema
 from shotbase.server.file_store import FileStore, UploadSigner
+from shotbase.server.page_cursors import PageCursors
 from shotbase.settings import Settings
 from shotbase.store import Database, Tables, build_tables, open_database, upgrade
 from shotbase.store.accounts import create_user, has_users, issue_key
@@ -30,6 +31,7 @@ class ServerState:
     compiler: QueryCompiler
     file_store: FileStore
     upload_signer: UploadSigner
+    page_cursors: PageCursors = field(default_factory=PageCursors)
 
     def __repr__(self) -> str:
         return f"ServerState({self.database!r})"

@@ -12,6 +12,7 @@ from shotbase.query.ast import Projection, Query
 from shotbase.query.computed import ComputeContext
 from shotbase.query.loader import Loader, render
 from shotbase.query.parser import parse
+from shotbase.schema.model import EntityType
 from shotbase.server.actions.base import ActionContext, require
 
 __all__ = ["query"]
@@ -29,18 +30,38 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
         entity_type = state.schema.get(parsed.entity_type)
         defaults = tuple(Projection((name,)) for name in entity_type.default_projections)
         parsed = dataclasses.replace(parsed, projections=defaults)
-    compiled = state.compiler.compile(parsed, page_size=state.settings.page_size_limit)
+    cursor = None if context.changes else _cursor_key(state.schema.get(parsed.entity_type), parsed)
+    version = state.page_cursors.version
+    after = state.page_cursors.find(cursor, parsed.offset or 0) if cursor is not None else None
+    page_size = state.settings.page_size_limit
+    if after is None:
+        compiled = state.compiler.compile(parsed, page_size=page_size)
+    else:
+        unpaged = state.compiler.compile(
+            dataclasses.replace(parsed, offset=None), page_size=page_size
+        )
+        compiled = state.compiler.continue_after(unpaged, after, parsed.offset or 0)
     projections = parsed.projections
     loader = Loader(
         state.compiler, context.connection, ComputeContext(state.tables, context.base_url)
     )
     records, next_offset = loader.run(compiled, projections)
+    if cursor is not None and next_offset is not None and records:
+        state.page_cursors.remember(cursor, next_offset, records[-1].key[0], version)
     normalize = context.options.get("denormalize") not in ("1", "true")
     return {
         "action": "query",
         "data": render(records, normalize=normalize),
         "metadata": {"next": {"offset": next_offset}},
     }
+
+
+def _cursor_key(entity_type: EntityType, parsed: Query) -> Query | None:
+    """The query without paging, when its pages may continue from the last id (see
+    :mod:`shotbase.server.page_cursors`): ordered by a single-column primary key alone."""
+    if parsed.order_by or len(entity_type.primary_key) != 1:
+        return None
+    return dataclasses.replace(parsed, offset=None, limit=None)
 
 
 def _aggregate(context: ActionContext, parsed: Query) -> Any:
