@@ -3,15 +3,21 @@
 Starts a real OpenSSH sshd on loopback (as root, like the tests) and moves one large file and
 many small files up and down through:
 
-* **SFTPAccessor** - shotbase's pipelined asyncssh accessor, through ``open()`` streams;
+* **SFTPAccessor batch** - shotbase's pipelined asyncssh accessor, many files at once through
+  ``put_files``/``get_files`` (what a location adding a 1,000-frame sequence uses);
+* **SFTPAccessor open()** - the same accessor, one ``open()`` stream per file, one file after
+  the other;
 * **OpenSSH sftp** - OpenSSH's own ``sftp -b`` client on the same sshd (the practical limit);
 * **naive paramiko** - one request per chunk, waiting for each reply (how the existing ftrack
   SFTP accessor works); run on ``--naive-size`` only, as it is far slower;
 * **DiskAccessor vs cp** - local copy through the disk accessor and through ``cp``.
 
 Usage: ``.venv/bin/python bench/transfer.py [--size-mib 1024] [--count 1000]
-[--naive-size-mib 64]``. Everything lives in a temp dir under /tmp and is deleted afterwards.
-The goal: SFTPAccessor at least as fast as OpenSSH sftp both ways.
+[--naive-size-mib 64] [--repeat 3] [--groups big,small,batch,naive,disk]``. Every case runs
+``--repeat`` times (the cases of one round one after the other, so that load on a shared
+machine hits them alike); the table shows the median and the spread. Everything lives in a
+temp dir under /tmp and is deleted afterwards. The goal: SFTPAccessor at least as fast as
+OpenSSH sftp both ways.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ import logging
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +49,20 @@ from shotbase.storage.accessor.sftp import SFTPAccessor  # noqa: E402
 logger = logging.getLogger("bench.transfer")
 MIB = 1024 * 1024
 CHUNK = MIB
+GROUPS = ("big", "small", "batch", "naive", "disk")
+
+
+@dataclass
+class Case:
+    """One measured transfer; ``run`` and ``cleanup`` take the round number."""
+
+    group: str
+    tool: str
+    case: str
+    nbytes: int
+    run: Callable[[int], object]
+    cleanup: Callable[[int], object] | None = None
+    seconds: list[float] = field(default_factory=list)
 
 
 def make_files(folder: Path, size: int, count: int) -> None:
@@ -73,6 +95,16 @@ def accessor_download(accessor: SFTPAccessor, local: Path, names: list[str], rem
             copy_stream(source.read, target.write)
 
 
+def batch_upload(accessor: SFTPAccessor, local: Path, names: list[str], remote: str) -> None:
+    accessor.make_container(remote)
+    accessor.put_files([(local / name, f"{remote}/{name}") for name in names])
+
+
+def batch_download(accessor: SFTPAccessor, local: Path, names: list[str], remote: str) -> None:
+    local.mkdir(parents=True, exist_ok=True)
+    accessor.get_files([(f"{remote}/{name}", local / name) for name in names])
+
+
 def openssh(server: SSHServer, commands: list[str]) -> None:
     batch = "\n".join(commands) + "\n"
     subprocess.run(
@@ -102,74 +134,6 @@ def naive_paramiko(server: SSHServer, local: Path, remote: Path, upload: bool) -
         transport.close()
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
-def run(args: argparse.Namespace) -> list[tuple[str, str, int, float]]:
-    size, count, naive_size = args.size_mib * MIB, args.count, args.naive_size_mib * MIB
-    work = Path(tempfile.mkdtemp(prefix="shotbase-bench-", dir="/tmp"))
-    server = start_sshd()
-    rows: list[tuple[str, str, int, float]] = []
-    try:
-        make_files(work / "src", size, count)
-        small = sorted(path.name for path in (work / "src" / "small").iterdir())
-        remote = server.make_folder("bench")
-        accessor = SFTPAccessor(
-            server.host, server.user, server.port, server.password, folder=str(remote),
-            known_hosts=server.known_hosts,
-        )  # fmt: skip
-        accessor.exists("")  # connect outside the timings (OpenSSH's login is timed, though)
-        src, down = work / "src", work / "down"
-        cases: list[tuple[str, str, int, Callable[[], object]]] = [
-            ("SFTPAccessor", "up 1 file", size,
-             lambda: accessor_upload(accessor, src, ["big.bin"], "a")),
-            ("SFTPAccessor", "down 1 file", size,
-             lambda: accessor_download(accessor, down / "a", ["big.bin"], "a")),
-            ("SFTPAccessor", f"up {count} files", count * MIB,
-             lambda: accessor_upload(accessor, src / "small", small, "as")),
-            ("SFTPAccessor", f"down {count} files", count * MIB,
-             lambda: accessor_download(accessor, down / "as", small, "as")),
-            ("OpenSSH sftp", "up 1 file", size,
-             lambda: openssh(server, [f"put {src}/big.bin {remote}/o.bin"])),
-            ("OpenSSH sftp", "down 1 file", size,
-             lambda: openssh(server, [f"get {remote}/o.bin {work}/o.bin"])),
-            ("OpenSSH sftp", f"up {count} files", count * MIB,
-             lambda: openssh(server, [f"mkdir {remote}/os", f"put {src}/small/* {remote}/os/"])),
-            ("OpenSSH sftp", f"down {count} files", count * MIB,
-             lambda: openssh(server, [f"lmkdir {down}/os", f"get {remote}/os/* {down}/os/"])),
-            ("naive paramiko", "up 1 file", naive_size,
-             lambda: naive_paramiko(server, src / "naive.bin", remote / "n.bin", True)),
-            ("naive paramiko", "down 1 file", naive_size,
-             lambda: naive_paramiko(server, work / "n.bin", remote / "n.bin", False)),
-        ]  # fmt: skip
-        with (src / "naive.bin").open("wb") as handle:
-            handle.write(os.urandom(naive_size))
-        disk_target = DiskAccessor(work / "disk")
-        cases += [
-            ("DiskAccessor", "copy 1 file", size,
-             lambda: disk_copy(disk_target, src, ["big.bin"], "d")),
-            ("cp", "copy 1 file", size,
-             lambda: subprocess.run(["cp", src / "big.bin", work / "cp.bin"], check=True)),
-            ("DiskAccessor", f"copy {count} files", count * MIB,
-             lambda: disk_copy(disk_target, src / "small", small, "ds")),
-            ("cp", f"copy {count} files", count * MIB,
-             lambda: subprocess.run(["cp", "-r", src / "small", work / "cps"], check=True)),
-        ]  # fmt: skip
-        for tool, case, nbytes, action in cases:
-            os.sync()
-            seconds = timed(action)
-            rows.append((tool, case, nbytes, seconds))
-            logger.info("%-15s %-18s %8.1f MB/s", tool, case, nbytes / seconds / 1e6)
-        accessor.close()
-    finally:
-        stop_sshd(server)
-        shutil.rmtree(work, ignore_errors=True)
-    return rows
-
-
 def disk_copy(accessor: DiskAccessor, local: Path, names: list[str], folder: str) -> None:
     accessor.make_container(folder)
     for name in names:
@@ -177,22 +141,161 @@ def disk_copy(accessor: DiskAccessor, local: Path, names: list[str], folder: str
             copy_stream(source.read, target.write)
 
 
-def render(rows: list[tuple[str, str, int, float]]) -> str:
-    speed = {(tool, case): nbytes / seconds / 1e6 for tool, case, nbytes, seconds in rows}
+def remover(*paths: Callable[[int], Path]) -> Callable[[int], None]:
+    """A cleanup that deletes the files or folders a round wrote (not the sources)."""
+
+    def cleanup(index: int) -> None:
+        for path in paths:
+            target = path(index)
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+
+    return cleanup
+
+
+def build_cases(
+    args: argparse.Namespace, server: SSHServer, accessor: SFTPAccessor, work: Path
+) -> list[Case]:
+    """Every case of the selected groups; round 0 of each upload is the source of downloads."""
+    size, count, naive_size = args.size_mib * MIB, args.count, args.naive_size_mib * MIB
+    remote = server.base / "bench"
+    src, down = work / "src", work / "down"
+    small = sorted(path.name for path in (src / "small").iterdir())
+    files = f"{count} files"
+
+    def keep_first(path: Callable[[int], Path]) -> Callable[[int], Path]:
+        return lambda i: path(i) if i else work / "missing"
+
+    cases = [
+        Case("big", "SFTPAccessor open()", "up 1 file", size,
+             lambda i: accessor_upload(accessor, src, ["big.bin"], f"a{i}"),
+             remover(keep_first(lambda i: remote / f"a{i}"))),
+        Case("big", "SFTPAccessor open()", "down 1 file", size,
+             lambda i: accessor_download(accessor, down / f"a{i}", ["big.bin"], "a0"),
+             remover(lambda i: down / f"a{i}")),
+        Case("big", "OpenSSH sftp", "up 1 file", size,
+             lambda i: openssh(server, [f"put {src}/big.bin {remote}/o{i}.bin"]),
+             remover(keep_first(lambda i: remote / f"o{i}.bin"))),
+        Case("big", "OpenSSH sftp", "down 1 file", size,
+             lambda i: openssh(server, [f"get {remote}/o0.bin {work}/o{i}.bin"]),
+             remover(lambda i: work / f"o{i}.bin")),
+        Case("batch", "SFTPAccessor batch", "up 1 file", size,
+             lambda i: batch_upload(accessor, src, ["big.bin"], f"bb{i}"),
+             remover(keep_first(lambda i: remote / f"bb{i}"))),
+        Case("batch", "SFTPAccessor batch", "down 1 file", size,
+             lambda i: batch_download(accessor, down / f"bb{i}", ["big.bin"], "bb0"),
+             remover(lambda i: down / f"bb{i}")),
+        Case("batch", "SFTPAccessor batch", f"up {files}", count * MIB,
+             lambda i: batch_upload(accessor, src / "small", small, f"b{i}"),
+             remover(keep_first(lambda i: remote / f"b{i}"))),
+        Case("batch", "SFTPAccessor batch", f"down {files}", count * MIB,
+             lambda i: batch_download(accessor, down / f"b{i}", small, "b0"),
+             remover(lambda i: down / f"b{i}")),
+        Case("small", "SFTPAccessor open()", f"up {files}", count * MIB,
+             lambda i: accessor_upload(accessor, src / "small", small, f"s{i}"),
+             remover(keep_first(lambda i: remote / f"s{i}"))),
+        Case("small", "SFTPAccessor open()", f"down {files}", count * MIB,
+             lambda i: accessor_download(accessor, down / f"s{i}", small, "s0"),
+             remover(lambda i: down / f"s{i}")),
+        Case("small", "OpenSSH sftp", f"up {files}", count * MIB,
+             lambda i: openssh(server, [f"mkdir {remote}/os{i}",
+                                        f"put {src}/small/* {remote}/os{i}/"]),
+             remover(keep_first(lambda i: remote / f"os{i}"))),
+        Case("small", "OpenSSH sftp", f"down {files}", count * MIB,
+             lambda i: openssh(server, [f"lmkdir {down}/os{i}",
+                                        f"get {remote}/os0/* {down}/os{i}/"]),
+             remover(lambda i: down / f"os{i}")),
+        Case("naive", "naive paramiko", "up 1 file", naive_size,
+             lambda i: naive_paramiko(server, src / "naive.bin", remote / "n.bin", True)),
+        Case("naive", "naive paramiko", "down 1 file", naive_size,
+             lambda i: naive_paramiko(server, work / "n.bin", remote / "n.bin", False)),
+    ]  # fmt: skip
+    disk_target = DiskAccessor(work / "disk")
+    cases += [
+        Case("disk", "DiskAccessor", "copy 1 file", size,
+             lambda i: disk_copy(disk_target, src, ["big.bin"], f"d{i}"),
+             remover(lambda i: work / "disk" / f"d{i}")),
+        Case("disk", "cp", "copy 1 file", size,
+             lambda i: subprocess.run(["cp", src / "big.bin", work / f"cp{i}.bin"], check=True),
+             remover(lambda i: work / f"cp{i}.bin")),
+        Case("disk", "DiskAccessor", f"copy {files}", count * MIB,
+             lambda i: disk_copy(disk_target, src / "small", small, f"ds{i}"),
+             remover(lambda i: work / "disk" / f"ds{i}")),
+        Case("disk", "cp", f"copy {files}", count * MIB,
+             lambda i: subprocess.run(["cp", "-r", src / "small", work / f"cps{i}"], check=True),
+             remover(lambda i: work / f"cps{i}")),
+    ]  # fmt: skip
+    return [case for case in cases if case.group in args.groups]
+
+
+def run(args: argparse.Namespace) -> list[Case]:
+    server = start_sshd()
+    work = Path(tempfile.mkdtemp(prefix="shotbase-bench-", dir="/tmp"))
+    try:
+        groups = set(args.groups)
+        big = groups & {"big", "batch", "disk"}
+        make_files(work / "src", args.size_mib * MIB if big else 0, args.count)
+        if "naive" in groups:
+            with (work / "src" / "naive.bin").open("wb") as handle:
+                handle.write(os.urandom(args.naive_size_mib * MIB))
+        server.make_folder("bench")
+        accessor = SFTPAccessor(
+            server.host, server.user, server.port, server.password,
+            folder=str(server.base / "bench"), known_hosts=server.known_hosts,
+        )  # fmt: skip
+        accessor.exists("")  # connect outside the timings (OpenSSH's login is timed, though)
+        cases = build_cases(args, server, accessor, work)
+        for index in range(args.repeat):
+            for case in cases:
+                os.sync()
+                case.seconds.append(timed(case.run, index))
+                logger.info(
+                    "round %d %-20s %-18s %8.1f MB/s",
+                    index + 1, case.tool, case.case, case.nbytes / case.seconds[-1] / 1e6,
+                )  # fmt: skip
+            # Delete after the round, so that every round writes into the same free space.
+            for case in reversed(cases):
+                if case.cleanup is not None:
+                    case.cleanup(index)
+        accessor.close()
+    finally:
+        stop_sshd(server)
+        shutil.rmtree(work, ignore_errors=True)
+    return cases
+
+
+def timed(action: Callable[[int], object], index: int) -> float:
+    start = time.perf_counter()
+    action(index)
+    return time.perf_counter() - start
+
+
+def render(cases: list[Case], repeat: int) -> str:
+    speed = {(c.tool, c.case): c.nbytes / statistics.median(c.seconds) / 1e6 for c in cases}
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
     lines = [
-        f"{dt.date.today()} on {platform.node()} ({os.cpu_count()} cores, {platform.machine()},"
-        f" Python {platform.python_version()})",
+        f"{dt.date.today()} on {platform.node()} ({os.cpu_count()} cores, {model},"
+        f" Python {platform.python_version()}); median of {repeat} runs",
         "",
-        "| Tool | Case | MiB | Seconds | MB/s | vs OpenSSH sftp / cp |",
-        "|---|---|---|---|---|---|",
+        "| Tool | Case | MiB | Median s | MB/s | MB/s min-max | vs OpenSSH sftp / cp |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for tool, case, nbytes, seconds in rows:
-        reference = "cp" if tool in ("DiskAccessor", "cp") else "OpenSSH sftp"
-        base = speed.get((reference, case))
-        ratio = f"{speed[(tool, case)] / base:.2f}x" if base else "-"
+    for case in cases:
+        key = (case.tool, case.case)
+        reference = "cp" if case.group == "disk" else "OpenSSH sftp"
+        base = speed.get((reference, case.case))
+        ratio = f"{speed[key] / base:.2f}x" if base else "-"
+        rates = [case.nbytes / seconds / 1e6 for seconds in case.seconds]
         lines.append(
-            f"| {tool} | {case} | {nbytes // MIB} | {seconds:.2f} | {speed[(tool, case)]:.1f}"
-            f" | {ratio} |"
+            f"| {case.tool} | {case.case} | {case.nbytes // MIB} |"
+            f" {statistics.median(case.seconds):.2f} | {speed[key]:.1f} |"
+            f" {min(rates):.0f}-{max(rates):.0f} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -202,11 +305,21 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the large file")
     parser.add_argument("--count", type=int, default=1000, help="number of 1 MiB files")
     parser.add_argument("--naive-size-mib", type=int, default=64, help="naive paramiko size")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case (median)")
+    parser.add_argument(
+        "--groups",
+        type=lambda text: [part for part in text.split(",") if part],
+        default=list(GROUPS),
+        help=f"comma-separated case groups among {','.join(GROUPS)}",
+    )
     args = parser.parse_args()
+    unknown = set(args.groups) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown groups {sorted(unknown)}; expected some of {list(GROUPS)}")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.WARNING)
-    logger.info("%s", render(run(args)))
+    logger.info("%s", render(run(args), args.repeat))
     return 0
 
 

@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, Response
 
 from shotbase.errors import EntityNotFoundError, RequestError
 from shotbase.server.auth import Authenticator
-from shotbase.server.file_store import FileStore, UploadSigner
+from shotbase.server.file_store import MAX_THUMBNAIL_SIZE, FileStore, UploadSigner
 
 __all__ = ["ComponentEndpoints"]
 
@@ -40,17 +40,28 @@ class ComponentEndpoints:
         return f"ComponentEndpoints({self.store!r})"
 
     async def upload(self, request: Request) -> Response:
-        """``PUT /component/upload?id=...&token=...``: store a component's data."""
+        """``PUT /component/upload?id=...&token=...``: store a component's data.
+
+        With a part token (``&part=N``), store one part of a multi-part upload and answer its
+        ETag (the part's hex MD5), which ``complete_multipart_upload`` checks.
+        """
         try:
             component_id = _parameter(request, "id")
             grant = self.signer.check(_parameter(request, "token"), component_id)
-            size = await self.store.write(
-                grant, request.stream(), request.headers.get("content-md5")
-            )
+            md5 = request.headers.get("content-md5")
+            if grant.part_number is None:
+                size = await self.store.write(grant, request.stream(), md5)
+                etag = component_id
+            else:
+                _check_part_number(request, grant.part_number)
+                etag = await self.store.write_part(grant, request.stream(), md5)
         except Exception as exc:  # noqa: BLE001 - answered in the wire shape
             return await self.reject(exc)
-        logger.info("stored %d bytes for component %s", size, component_id)
-        return Response(status_code=200, headers={"ETag": f'"{component_id}"'})
+        if grant.part_number is None:
+            logger.info("stored %d bytes for component %s", size, component_id)
+        # Browsers only let the JavaScript client read the ETag when it is exposed.
+        headers = {"ETag": f'"{etag}"', "Access-Control-Expose-Headers": "ETag"}
+        return Response(status_code=200, headers=headers)
 
     async def download(self, request: Request) -> Response:
         """``GET /component/get?id=...``: a component's data."""
@@ -61,10 +72,19 @@ class ComponentEndpoints:
             return await self.reject(exc)
 
     async def thumbnail(self, request: Request) -> Response:
-        """``GET /component/thumbnail?id=...[&size=N]``: the image as stored (not resized)."""
+        """``GET /component/thumbnail?id=...[&size=N]``: the image, fitted into N x N.
+
+        Without ``size``, the data as stored. Resized images are cached in the store per
+        component and size; data that is not an image is refused with a clear error.
+        """
         try:
             await self._authenticate(request)
-            return FileResponse(self._stored(_parameter(request, "id")))
+            component_id = _parameter(request, "id")
+            size = _thumbnail_size(request.query_params.get("size"))
+            if size is None:
+                return FileResponse(self._stored(component_id))
+            thumbnail = await run_in_threadpool(self.store.thumbnail, component_id, size)
+            return FileResponse(thumbnail.path, media_type=thumbnail.media_type)
         except Exception as exc:  # noqa: BLE001
             return await self.reject(exc)
 
@@ -89,6 +109,23 @@ class ComponentEndpoints:
         if not path.is_file():
             raise EntityNotFoundError("ComponentData", (component_id,))
         return str(path)
+
+
+def _check_part_number(request: Request, signed: int) -> None:
+    """Refuse a part URL whose ``part`` does not match the part its token was signed for."""
+    given = request.query_params.get("part")
+    if given is not None and given != str(signed):
+        raise RequestError(f"The upload token is for part {signed}, not part {given}.")
+
+
+def _thumbnail_size(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_THUMBNAIL_SIZE:
+        raise RequestError(
+            f"'size' must be a whole number of pixels from 1 to {MAX_THUMBNAIL_SIZE}, got {text!r}."
+        )
+    return int(text)
 
 
 def _parameter(request: Request, name: str) -> str:

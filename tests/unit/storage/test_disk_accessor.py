@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from shotbase.errors import (
     AccessorParentResourceNotFoundError,
     AccessorResourceInvalidError,
     AccessorResourceNotFoundError,
+    AccessorTransferFailedError,
 )
 from shotbase.storage.accessor import DiskAccessor
+from shotbase.storage.accessor.base import LocalWriter
 
 
 @pytest.fixture
@@ -150,3 +153,59 @@ def test_url_and_filesystem_path_stay_under_the_prefix(accessor: DiskAccessor) -
 def test_unknown_mode_is_a_value_error(accessor: DiskAccessor) -> None:
     with pytest.raises(ValueError, match="expected mode"):
         accessor.open("f", "a")
+
+
+def test_put_files_and_get_files_copy_many_files(accessor: DiskAccessor, tmp_path: Path) -> None:
+    local, back = tmp_path / "local", tmp_path / "back"
+    local.mkdir()
+    back.mkdir()
+    sizes = {"empty.bin": 0, "small.bin": 10, "big.bin": 3 * 1024 * 1024 + 5}
+    for name, size in sizes.items():
+        (local / name).write_bytes(os.urandom(size))
+    accessor.make_container("shots")
+
+    sent = accessor.put_files([(local / name, f"shots/{name}") for name in sizes])
+    received = accessor.get_files([(f"shots/{name}", back / name) for name in sizes])
+
+    assert sent == received == sum(sizes.values())
+    for name in sizes:
+        assert (back / name).read_bytes() == (local / name).read_bytes()
+    assert sorted(os.listdir(back)) == sorted(sizes)
+
+
+def test_put_files_stops_at_a_missing_local_file(accessor: DiskAccessor, tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(b"a")
+
+    with pytest.raises(AccessorResourceNotFoundError, match="missing.bin"):
+        accessor.put_files([(tmp_path / "a.bin", "a.bin"), (tmp_path / "missing.bin", "m.bin")])
+    assert accessor.list("") == ["a.bin"]
+
+
+def test_get_files_of_a_missing_file_leaves_no_local_file(
+    accessor: DiskAccessor, tmp_path: Path
+) -> None:
+    write(accessor, "a.bin", b"a")
+    (tmp_path / "back").mkdir()
+
+    with pytest.raises(AccessorResourceNotFoundError):
+        accessor.get_files([("a.bin", tmp_path / "back/a.bin"), ("missing", tmp_path / "back/m")])
+    assert os.listdir(tmp_path / "back") == ["a.bin"]
+
+
+def test_get_files_into_a_missing_local_folder_is_not_found(
+    accessor: DiskAccessor, tmp_path: Path
+) -> None:
+    write(accessor, "a.bin", b"a")
+
+    with pytest.raises(AccessorResourceNotFoundError, match="nowhere"):
+        accessor.get_files([("a.bin", tmp_path / "nowhere" / "a.bin")])
+
+
+def test_local_writer_refuses_a_size_other_than_the_source(tmp_path: Path) -> None:
+    writer = LocalWriter(tmp_path / "f.bin")
+    writer.write(b"abc")
+
+    with pytest.raises(AccessorTransferFailedError, match="expected 4 bytes"):
+        writer.publish(4)
+    writer.discard()
+    assert os.listdir(tmp_path) == []

@@ -6,7 +6,7 @@ from shotbase.server.actions.base import ActionContext, Handler
 from shotbase.server.actions.entities import create, delete, update
 from shotbase.server.actions.information import query_schemas, query_server_information
 from shotbase.server.actions.query import query
-from shotbase.server.actions.upload import get_upload_metadata
+from shotbase.server.actions.upload import complete_multipart_upload, get_upload_metadata
 
 __all__ = ["ACTIONS", "WRITE_ACTIONS", "ActionContext", "Handler"]
 
@@ -18,6 +18,7 @@ ACTIONS: dict[str, Handler] = {
     "update": update,
     "delete": delete,
     "get_upload_metadata": get_upload_metadata,
+    "complete_multipart_upload": complete_multipart_upload,
 }
 
 WRITE_ACTIONS = frozenset({"create", "update", "delete"})

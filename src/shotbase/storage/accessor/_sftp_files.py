@@ -7,6 +7,7 @@ memory stays bounded by ``chunk_size * window``.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import concurrent.futures
 import logging
@@ -30,7 +31,14 @@ from shotbase.storage.accessor._loop import LoopThread
 if TYPE_CHECKING:
     from asyncssh import SFTPClient, SFTPClientFile
 
-__all__ = ["SFTPReader", "SFTPWriter", "error_from_sftp"]
+__all__ = [
+    "SFTPReader",
+    "SFTPWriter",
+    "close_quietly",
+    "discard_remote",
+    "error_from_sftp",
+    "publish_remote",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +87,7 @@ def error_from_sftp(error: Exception, resource_identifier: str, operation: str) 
     )
 
 
-async def _discard_remote(sftp: SFTPClient, handle: SFTPClientFile, temporary: str) -> None:
+async def discard_remote(sftp: SFTPClient, handle: SFTPClientFile, temporary: str) -> None:
     """Close a remote file and remove the partial temporary file, ignoring failures."""
     try:
         await handle.close()
@@ -93,11 +101,52 @@ async def _discard_remote(sftp: SFTPClient, handle: SFTPClientFile, temporary: s
         logger.warning("could not remove partial remote file %s", temporary, exc_info=True)
 
 
+async def publish_remote(
+    sftp: SFTPClient,
+    handle: SFTPClientFile,
+    temporary: str,
+    target: str,
+    written: int,
+    resource_identifier: str,
+) -> None:
+    """Close a fully written temporary file, check its size and rename it over ``target``.
+
+    The size query and the close go out together (the server answers them in order); the
+    rename waits for the size to be checked, so a short file is never published.
+
+    Raises:
+        AccessorTransferFailedError: If the server holds another number of bytes.
+        asyncssh.SFTPError: If the server refuses the rename.
+    """
+    attributes, _ = await asyncio.gather(handle.stat(), handle.close())
+    if attributes.size != written:
+        raise AccessorTransferFailedError(
+            f"wrote {written} bytes to {resource_identifier!r} but the server holds"
+            f" {attributes.size}",
+            resource_identifier,
+        )
+    try:
+        await sftp.posix_rename(temporary, target)
+    except asyncssh.SFTPOpUnsupported:
+        # Without the OpenSSH extension, plain SFTP rename refuses to replace a file.
+        if await sftp.exists(target):
+            await sftp.remove(target)
+        await sftp.rename(temporary, target)
+
+
+async def close_quietly(handle: SFTPClientFile, resource_identifier: str) -> None:
+    """Close a remote file opened for reading; a failure is only logged."""
+    try:
+        await handle.close()
+    except (asyncssh.Error, OSError):
+        logger.debug("closing %s failed", resource_identifier, exc_info=True)
+
+
 def _discard_in_background(
     loop: LoopThread, sftp: SFTPClient, handle: SFTPClientFile, temporary: str
 ) -> None:
-    """Run :func:`_discard_remote` without waiting (for writers dropped unclosed)."""
-    loop.submit(_discard_remote(sftp, handle, temporary))
+    """Run :func:`discard_remote` without waiting (for writers dropped unclosed)."""
+    loop.submit(discard_remote(sftp, handle, temporary))
 
 
 class SFTPWriter:
@@ -203,30 +252,29 @@ class SFTPWriter:
         """
         if not self._finalizer.alive:
             return
-        self.flush()
+        if self._buffer:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+            self._send(chunk)
         try:
-            self._loop.run(self._publish())
+            # One trip to the loop: the last acknowledgements, the size check and the rename.
+            self._loop.run(self._finish(list(self._pending)))
         except Exception as error:
             self.abort()
             raise error_from_sftp(error, self.resource_identifier, "write") from error
+        self._pending.clear()
         self._finalizer.detach()
 
-    async def _publish(self) -> None:
-        attributes = await self._handle.stat()
-        await self._handle.close()
-        if attributes.size != self._offset:
-            raise AccessorTransferFailedError(
-                f"wrote {self._offset} bytes to {self.resource_identifier!r} but the server"
-                f" holds {attributes.size}",
-                self.resource_identifier,
-            )
-        try:
-            await self._sftp.posix_rename(self.temporary, self.target)
-        except asyncssh.SFTPOpUnsupported:
-            # Without the OpenSSH extension, plain SFTP rename refuses to replace a file.
-            if await self._sftp.exists(self.target):
-                await self._sftp.remove(self.target)
-            await self._sftp.rename(self.temporary, self.target)
+    async def _finish(self, pending: list[concurrent.futures.Future[None]]) -> None:
+        await asyncio.gather(*(asyncio.wrap_future(future) for future in pending))
+        await publish_remote(
+            self._sftp,
+            self._handle,
+            self.temporary,
+            self.target,
+            self._offset,
+            self.resource_identifier,
+        )
 
     def abort(self) -> None:
         """Stop writing and remove the partial remote file; the target is left untouched."""
@@ -238,7 +286,7 @@ class SFTPWriter:
         self._pending.clear()
         self._buffer.clear()
         try:
-            self._loop.run(_discard_remote(self._sftp, self._handle, self.temporary), 60)
+            self._loop.run(discard_remote(self._sftp, self._handle, self.temporary), 60)
         except (concurrent.futures.TimeoutError, RuntimeError):
             logger.warning("could not remove partial remote file %s", self.temporary)
 
@@ -274,6 +322,7 @@ class SFTPReader:
         resource_identifier: The identifier, for error messages.
         chunk_size: Bytes per read request.
         window: Read requests kept in flight.
+        first: The start of the file, already read when it was opened.
     """
 
     def __init__(
@@ -284,13 +333,14 @@ class SFTPReader:
         resource_identifier: str,
         chunk_size: int,
         window: int,
+        first: bytes = b"",
     ) -> None:
         self._loop, self._handle, self.size = loop, handle, size
         self.resource_identifier = resource_identifier
         self._chunk_size, self._window = chunk_size, window
-        self._requested = 0
+        self._requested = len(first)
         self._position = 0
-        self._current = b""
+        self._current = first
         self._pending: collections.deque[concurrent.futures.Future[bytes]] = collections.deque()
         self._closed = False
         self._fill()
@@ -373,10 +423,8 @@ class SFTPReader:
             future.cancel()
         self._pending.clear()
         self._current = b""
-        try:
-            self._loop.run(self._handle.close(), 60)
-        except (asyncssh.Error, OSError, concurrent.futures.TimeoutError):
-            logger.debug("closing %s failed", self.resource_identifier, exc_info=True)
+        # Nothing depends on the answer: the close is sent without waiting for it.
+        self._loop.submit(close_quietly(self._handle, self.resource_identifier))
 
     def __enter__(self) -> SFTPReader:
         return self

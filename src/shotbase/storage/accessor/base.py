@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import abc
 import errno
+import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -29,6 +31,8 @@ from shotbase.errors import (
 
 __all__ = [
     "Accessor",
+    "LocalPath",
+    "LocalWriter",
     "ResourceFile",
     "error_from_os",
     "join_identifier",
@@ -38,6 +42,9 @@ __all__ = [
 
 READ_MODES = frozenset({"r", "rb"})
 WRITE_MODES = frozenset({"w", "wb"})
+COPY_CHUNK_SIZE = 1024 * 1024
+
+LocalPath = str | os.PathLike[str]
 
 
 class ResourceFile(Protocol):
@@ -167,6 +174,61 @@ class Accessor(abc.ABC):
         """Remove an empty container (the official client's name for :meth:`remove`)."""
         self.remove(resource_identifier)
 
+    def put_files(self, files: Iterable[tuple[LocalPath, str]]) -> int:
+        """Copy local files into the storage: ``(local path, resource identifier)`` pairs.
+
+        Each file keeps the guarantees of :meth:`open`: it is written to a temporary name,
+        its byte count is verified and it is renamed over the target only when complete.
+        Accessors with round trips to hide (SFTP) copy several files at once; this default
+        copies them one after the other.
+
+        Args:
+            files: Where each file comes from and the identifier it is stored under. The
+                containers must exist (see :meth:`make_container`).
+        Returns:
+            The number of bytes copied.
+        Raises:
+            AccessorError: For the first file that fails, naming it; its partial file is
+                removed. Files finished (or already started, by accessors that copy several
+                at once) stay in place, complete; later ones are not started.
+            AccessorResourceNotFoundError: If a local file does not exist.
+        """
+        copied = 0
+        for local, resource_identifier in files:
+            try:
+                source = open(local, "rb")
+            except OSError as error:
+                raise error_from_os(error, os.fspath(local), "read") from error
+            with source, self.open(resource_identifier, "wb") as target:
+                while chunk := source.read(COPY_CHUNK_SIZE):
+                    copied += target.write(chunk)
+        return copied
+
+    def get_files(self, files: Iterable[tuple[str, LocalPath]]) -> int:
+        """Copy files out of the storage: ``(resource identifier, local path)`` pairs.
+
+        Each local file is written to a temporary name beside its path, its byte count
+        checked, and renamed over the path only when complete. Accessors with round trips
+        to hide (SFTP) copy several files at once; this default copies them one by one.
+
+        Args:
+            files: The identifier of each file and where to write it. Local folders must
+                exist.
+        Returns:
+            The number of bytes copied.
+        Raises:
+            AccessorError: For the first file that fails, naming it; its partial local file
+                is removed. Files finished (or already started) stay in place, complete;
+                later ones are not started.
+        """
+        copied = 0
+        for resource_identifier, local in files:
+            with self.open(resource_identifier, "rb") as source, LocalWriter(local) as target:
+                while chunk := source.read(COPY_CHUNK_SIZE):
+                    target.write(chunk)
+                copied += target.written
+        return copied
+
     @abc.abstractmethod
     def get_url(self, resource_identifier: str) -> str:
         """Return a URL for ``resource_identifier`` (``file://`` or ``sftp://``)."""
@@ -249,3 +311,90 @@ def error_from_os(error: OSError, resource_identifier: str, operation: str) -> A
     if code in (errno.ENOTDIR, errno.EISDIR, errno.EINVAL, errno.EEXIST, errno.ELOOP):
         return AccessorResourceInvalidError(message, resource_identifier)
     return AccessorTransferFailedError(message, resource_identifier)
+
+
+class LocalWriter:
+    """A local file written under a temporary name and renamed into place by :meth:`publish`.
+
+    Used where an accessor copies data to the local disk (:meth:`Accessor.get_files`). Like
+    OpenSSH's ``sftp``, it does not fsync: the rename makes the file appear whole to other
+    readers, not durable across a power cut.
+
+    Args:
+        path: The final local path; its folder must exist.
+    Raises:
+        AccessorResourceNotFoundError: If the folder does not exist.
+        AccessorPermissionDeniedError: If the folder is not writable.
+    """
+
+    def __init__(self, path: LocalPath) -> None:
+        self.path = Path(path)
+        self.temporary = self.path.with_name(temporary_name(self.path.name))
+        self.written = 0
+        try:
+            self._handle = self.temporary.open("xb")
+        except OSError as error:
+            raise error_from_os(error, os.fspath(self.path), "write") from error
+
+    def __repr__(self) -> str:
+        return f"LocalWriter(path={os.fspath(self.path)!r}, written={self.written})"
+
+    def write(self, data: bytes) -> int:
+        """Append ``data``.
+
+        Raises:
+            AccessorTransferFailedError: If the disk is full or an I/O error occurs.
+        """
+        try:
+            count = self._handle.write(data)
+        except OSError as error:
+            raise error_from_os(error, os.fspath(self.path), "write") from error
+        self.written += count
+        return count
+
+    def publish(self, expected: int | None = None) -> None:
+        """Close, check the byte count and rename over the final path.
+
+        Args:
+            expected: The number of bytes the source held, when known.
+        Raises:
+            AccessorTransferFailedError: If fewer or more bytes reached the disk.
+        """
+        name = os.fspath(self.path)
+        try:
+            self._handle.close()
+            size = self.temporary.stat().st_size
+        except OSError as error:
+            raise error_from_os(error, name, "write") from error
+        for wanted in {self.written, self.written if expected is None else expected}:
+            if size != wanted:
+                raise AccessorTransferFailedError(
+                    f"expected {wanted} bytes in {name!r}, but {size} reached the disk", name
+                )
+        try:
+            os.replace(self.temporary, self.path)
+        except OSError as error:
+            raise error_from_os(error, name, "write") from error
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (nothing is published)."""
+        self._handle.close()
+        self.temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                self.publish()
+            except BaseException:
+                self.discard()
+                raise
+        else:
+            self.discard()

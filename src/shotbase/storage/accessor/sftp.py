@@ -16,9 +16,9 @@ import logging
 import os
 import posixpath
 import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 try:
     import asyncssh
@@ -33,14 +33,28 @@ from shotbase.errors import (
     AccessorParentResourceNotFoundError,
     AccessorResourceInvalidError,
     AccessorResourceNotFoundError,
-    ConfigurationError,
+    AccessorTransferFailedError,
 )
 from shotbase.storage.accessor._loop import LoopThread, shared_loop
-from shotbase.storage.accessor._sftp_files import SFTPReader, SFTPWriter, error_from_sftp
+from shotbase.storage.accessor._sftp_batch import (
+    BatchSettings,
+    Confine,
+    FileJob,
+    get_files,
+    put_files,
+)
+from shotbase.storage.accessor._sftp_files import (
+    SFTPReader,
+    SFTPWriter,
+    close_quietly,
+    error_from_sftp,
+)
+from shotbase.storage.accessor._sftp_settings import SFTPSettings, resolve_sftp_settings
 from shotbase.storage.accessor.base import (
     READ_MODES,
     WRITE_MODES,
     Accessor,
+    LocalPath,
     ResourceFile,
     join_identifier,
     split_identifier,
@@ -55,9 +69,9 @@ __all__ = ["SFTPAccessor", "SFTPSettings", "resolve_sftp_settings"]
 
 logger = logging.getLogger(__name__)
 
-ENV_PREFIXES = ("SHOTBASE_SFTP_", "FTRACK_SFTP_ACCESSOR_")
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 DEFAULT_WINDOW = 8
+DEFAULT_CONCURRENCY = 8
 PREFERRED_CIPHERS = (
     "aes128-gcm@openssh.com",
     "aes256-gcm@openssh.com",
@@ -65,89 +79,6 @@ PREFERRED_CIPHERS = (
     "aes256-ctr",
     "chacha20-poly1305@openssh.com",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SFTPSettings:
-    """Where and how to connect; see :func:`resolve_sftp_settings`."""
-
-    hostname: str
-    port: int = 22
-    username: str | None = None
-    password: str | None = None
-    folder: str = ""
-    known_hosts: str | None = None
-    key_filename: str | None = None
-
-    def __repr__(self) -> str:
-        shown = "'***'" if self.password else "None"
-        return (
-            f"SFTPSettings(hostname={self.hostname!r}, port={self.port}, username="
-            f"{self.username!r}, password={shown}, folder={self.folder!r})"
-        )
-
-
-def resolve_sftp_settings(
-    hostname: str | None = None,
-    username: str | None = None,
-    port: int | None = None,
-    password: str | None = None,
-    folder: str | None = None,
-    known_hosts: str | None = None,
-    key_filename: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> SFTPSettings:
-    """Resolve connection settings: explicit arguments first, then the environment.
-
-    For each setting, the explicit argument wins; then ``SHOTBASE_SFTP_<NAME>``; then, for
-    drop-in use with ftrack setups, ``FTRACK_SFTP_ACCESSOR_<NAME>``. Names: ``HOSTNAME``,
-    ``PORT``, ``USERNAME``, ``PASSWORD``, ``FOLDER``, ``KNOWN_HOSTS``, ``KEY_FILENAME``.
-
-    Args:
-        hostname: Server name or address.
-        username: Login name (default: the local user, as ssh does).
-        port: TCP port (default 22).
-        password: Password; without one, SSH keys (``key_filename``, the agent,
-            ``~/.ssh/id_*``) are used.
-        folder: Remote folder all resource identifiers are relative to (default: the login
-            folder).
-        known_hosts: Path of a known_hosts file to check the host key against.
-        key_filename: Path of a private key file to log in with.
-        environ: The environment to read (default ``os.environ``).
-    Returns:
-        The resolved settings.
-    Raises:
-        ConfigurationError: If no hostname is given anywhere or the port is not a number.
-    """
-    env = os.environ if environ is None else environ
-
-    def pick(value: str | None, name: str) -> tuple[str | None, str]:
-        if value is not None:
-            return value, name.lower()
-        for prefix in ENV_PREFIXES:
-            if env.get(prefix + name):
-                return env[prefix + name], prefix + name
-        return None, name.lower()
-
-    host, _ = pick(hostname, "HOSTNAME")
-    if not host:
-        raise ConfigurationError(
-            "SFTP accessor needs a hostname: pass host= or set SHOTBASE_SFTP_HOSTNAME"
-        )
-    port_text, port_source = pick(None if port is None else str(port), "PORT")
-    try:
-        resolved_port = int(port_text) if port_text else 22
-    except ValueError as error:
-        raise ConfigurationError(f"{port_source}={port_text!r} is not a valid int") from error
-    return SFTPSettings(
-        hostname=host,
-        port=resolved_port,
-        username=pick(username, "USERNAME")[0],
-        password=pick(password, "PASSWORD")[0],
-        folder=pick(folder, "FOLDER")[0] or "",
-        known_hosts=pick(known_hosts, "KNOWN_HOSTS")[0],
-        key_filename=pick(key_filename, "KEY_FILENAME")[0],
-    )
 
 
 async def _close_connection(connection: SSHClientConnection) -> None:
@@ -178,7 +109,9 @@ class SFTPAccessor(Accessor):
         check_host_key: ``False`` accepts any host key. Insecure: only for throw-away hosts.
         key_filename: Private key file to log in with.
         chunk_size: Bytes per read or write request.
-        window: Requests kept in flight per open file.
+        window: Requests kept in flight per open file, and across all the files of one
+            :meth:`put_files` or :meth:`get_files` batch.
+        concurrency: Files a batch keeps in flight.
         connect_timeout: Seconds to wait for the connection and login.
         environ: Environment to read settings from (default ``os.environ``).
     Raises:
@@ -199,6 +132,7 @@ class SFTPAccessor(Accessor):
         key_filename: str | os.PathLike[str] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         window: int = DEFAULT_WINDOW,
+        concurrency: int = DEFAULT_CONCURRENCY,
         connect_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -214,7 +148,7 @@ class SFTPAccessor(Accessor):
         )
         self.host_keys = tuple(host_keys)
         self.check_host_key = check_host_key
-        self.chunk_size, self.window = chunk_size, window
+        self.chunk_size, self.window, self.concurrency = chunk_size, window, concurrency
         self.connect_timeout = connect_timeout
         self._loop = shared_loop()
         self._state: dict[str, Any] = {}
@@ -504,18 +438,32 @@ class SFTPAccessor(Accessor):
         try:
             if isinstance(checked, BaseException):
                 raise checked
-            attributes = await handle.stat()
-        except BaseException:
-            await handle.close()
-            raise
-        if attributes.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
-            await handle.close()
-            raise AccessorResourceInvalidError(
-                f"cannot open {resource_identifier!r}: it is a container", resource_identifier
+            # The size and the first chunk in one round trip; for a small file, all of it.
+            attributes, first = await asyncio.gather(
+                handle.stat(), handle.read(self.chunk_size, 0), return_exceptions=True
             )
-        size = attributes.size or 0
+            if isinstance(attributes, BaseException):
+                raise attributes
+            if attributes.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
+                raise AccessorResourceInvalidError(
+                    f"cannot open {resource_identifier!r}: it is a container",
+                    resource_identifier,
+                )
+            if isinstance(first, BaseException):
+                raise first
+            size = attributes.size or 0
+            if len(first) != min(size, self.chunk_size):
+                raise AccessorTransferFailedError(
+                    f"{resource_identifier!r} changed while it was opened: {size} bytes, but"
+                    f" {len(first)} at its start",
+                    resource_identifier,
+                )
+        except BaseException:
+            await close_quietly(handle, resource_identifier)
+            raise
+        start = cast(bytes, first)  # opened in binary mode
         return SFTPReader(
-            self._loop, handle, size, resource_identifier, self.chunk_size, self.window
+            self._loop, handle, size, resource_identifier, self.chunk_size, self.window, start
         )
 
     async def _open_writer(self, resource_identifier: str) -> SFTPWriter:
@@ -555,6 +503,80 @@ class SFTPAccessor(Accessor):
             self.chunk_size,
             self.window,
         )
+
+    def put_files(self, files: Iterable[tuple[LocalPath, str]]) -> int:
+        """Copy local files into the folder, ``concurrency`` files at a time.
+
+        Each file is written to a temporary name, its size checked on the server and then
+        renamed over its identifier; one file's round trips overlap with the others' data.
+        Each target container is checked once (it exists, inside the folder).
+
+        Args:
+            files: ``(local path, resource identifier)`` pairs; the containers must exist.
+        Returns:
+            The number of bytes sent.
+        Raises:
+            AccessorResourceInvalidError: If an identifier escapes the folder or names the
+                root; nothing is sent then.
+            AccessorError: For the first file that fails, naming it; its temporary file is
+                removed. The files already in flight are finished (each complete, or removed
+                if it fails too); later ones are not started.
+        """
+        jobs = [
+            (Path(local), identifier, split_identifier(identifier)) for local, identifier in files
+        ]
+        for _, identifier, parts in jobs:
+            if not parts:
+                raise AccessorResourceInvalidError("cannot write to the root container", identifier)
+        if not jobs:
+            return 0
+        return int(self._run("write", jobs[0][1], self._put_files(jobs)))
+
+    async def _put_files(self, jobs: Sequence[tuple[Path, str, tuple[str, ...]]]) -> int:
+        sftp, root = await self._client()
+        batch = [
+            FileJob(local, posixpath.join(root, *parts), ident) for local, ident, parts in jobs
+        ]
+        return await put_files(sftp, batch, self._batch_settings(), self._confine(sftp, root))
+
+    def get_files(self, files: Iterable[tuple[str, LocalPath]]) -> int:
+        """Copy files from the folder to local paths, ``concurrency`` files at a time.
+
+        Each local file is written under a temporary name and renamed once its size matches
+        the remote file's.
+
+        Args:
+            files: ``(resource identifier, local path)`` pairs; local folders must exist.
+        Returns:
+            The number of bytes received.
+        Raises:
+            AccessorResourceInvalidError: If an identifier escapes the folder.
+            AccessorError: For the first file that fails, naming it; its partial local file
+                is removed. The files already in flight are finished (each complete, or
+                removed if it fails too); later ones are not started.
+        """
+        jobs = [
+            (Path(local), identifier, split_identifier(identifier)) for identifier, local in files
+        ]
+        if not jobs:
+            return 0
+        return int(self._run("read", jobs[0][1], self._get_files(jobs)))
+
+    async def _get_files(self, jobs: Sequence[tuple[Path, str, tuple[str, ...]]]) -> int:
+        sftp, root = await self._client()
+        batch = [
+            FileJob(local, posixpath.join(root, *parts), ident) for local, ident, parts in jobs
+        ]
+        return await get_files(sftp, batch, self._batch_settings(), self._confine(sftp, root))
+
+    def _batch_settings(self) -> BatchSettings:
+        return BatchSettings(self.concurrency, self.chunk_size, self.window)
+
+    def _confine(self, sftp: SFTPClient, root: str) -> Confine:
+        async def confine(path: str, resource_identifier: str) -> None:
+            await self._check_resolved(sftp, root, path, resource_identifier)
+
+        return confine
 
     def remove(self, resource_identifier: str) -> None:
         """Remove a file, an empty folder, or the present members of a sequence.
