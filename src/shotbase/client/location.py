@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from shotbase.client.entity import Entity
 from shotbase.client.symbol import NOT_SET
-from shotbase.client.transfer import copy_data, discard_data
+from shotbase.client.transfer import TargetFolders, copy_files, discard_data
 from shotbase.errors import (
-    AccessorParentResourceNotFoundError,
     AccessorResourceNotFoundError,
     ComponentInLocationError,
     ComponentNotInLocationError,
@@ -215,50 +214,69 @@ class LocationMixin(Entity):
             self._publish(COMPONENT_ADDED_TOPIC, component)
 
     def _transfer(self, plan: list[tuple[Entity, Any]]) -> list[tuple[Entity, str]]:
-        """Compute each target identifier and copy the data; undo everything on failure."""
+        """Compute each target identifier and copy the data; undo everything on failure.
+
+        Targets are checked first (every container made once, existing data refused), then
+        the files are copied in one batch per source location.
+        """
         context_of = _SourceContexts(plan)
-        transferred: list[tuple[Entity, str]] = []
-        for component, source in plan:
-            try:
+        planned: list[tuple[Entity, str]] = []
+        copies: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
+        folders = TargetFolders(self.accessor) if self.managed else None
+        failed: Entity | None = None
+        try:
+            for component, source in plan:
+                failed = component
                 context = context_of(component, source)
                 identifier = self.structure.get_resource_identifier(component, context)
-                if self.managed:
-                    self._add_data(component, identifier, source, context)
-            except Exception as error:
-                discard_data(self, transferred)
-                raise LocationError(
-                    f"Failed to transfer component {component} data to location {self}: {error}",
-                    {"component": component, "location": self, "error": error, "transferred": []},
-                ) from error
-            transferred.append((component, identifier))
-        return transferred
+                planned.append((component, identifier))
+                if folders is not None:
+                    copy = self._prepare_data(component, identifier, source, context, folders)
+                    if copy is not None:
+                        copies.setdefault(id(source), (source, []))[1].append(copy)
+            failed = None  # from here on, the accessor's error names the file
+            for source, pairs in copies.values():
+                copy_files(source.accessor, self.accessor, pairs)
+        except Exception as error:
+            discard_data(self, [each for each in planned if not _was_there(each, folders)])
+            what = f"component {failed}" if failed is not None else "components"
+            raise LocationError(
+                f"Failed to transfer {what} data to location {self}: {error}",
+                {"component": failed, "location": self, "error": error, "transferred": []},
+            ) from error
+        return planned
 
-    def _add_data(
-        self, component: Entity, identifier: str, source: Any, context: dict[str, Any]
-    ) -> None:
+    def _prepare_data(
+        self,
+        component: Entity,
+        identifier: str,
+        source: Any,
+        context: dict[str, Any],
+        folders: TargetFolders,
+    ) -> tuple[str, str] | None:
+        """Make the target's container; return the file copy to make, if any.
+
+        Raises:
+            LocationError: Without accessors, or when data is already at the target.
+        """
         accessor = self.accessor
         if not accessor:
             raise LocationError(f"No accessor defined for target location {self}.")
         if is_container(component):
             if component.entity_type != "SequenceComponent":
                 accessor.make_container(identifier)
-            return
+            return None
         if not isinstance(source, LocationMixin) or not source.accessor:
             raise LocationError(f"No accessor defined for source location {source}.")
         if "source_resource_identifier" not in context:
             raise ComponentNotInLocationError([component], source)
-        try:
-            container = accessor.get_container(identifier)
-        except AccessorParentResourceNotFoundError:
-            container = None
-        if container:
-            accessor.make_container(container)
-        if accessor.exists(identifier):
+        if folders.holds(identifier):
+            folders.existing.add(identifier)
             raise LocationError(
                 "Cannot add component as data already exists and overwriting could result in"
                 f" data loss. Computed target resource identifier was: {identifier}"
             )
-        copy_data(source.accessor, context["source_resource_identifier"], accessor, identifier)
+        return str(context["source_resource_identifier"]), identifier
 
     def _register(self, transferred: list[tuple[Entity, str]]) -> None:
         encoded = [
@@ -441,6 +459,11 @@ class _SourceContexts:
         if identifier is None:
             return {}
         return {"source_resource_identifier": source._decode(component, identifier)}
+
+
+def _was_there(planned: tuple[Entity, str], folders: TargetFolders | None) -> bool:
+    """Whether the data at a planned target was found there before this transfer."""
+    return folders is not None and planned[1] in folders.existing
 
 
 def _source_list(components: list[Entity], sources: Any) -> list[Any]:

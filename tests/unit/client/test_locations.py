@@ -376,3 +376,18 @@ def test_resource_identifier_transformer_encodes_what_is_stored(
     identifier = location.get_resource_identifier(component)
     assert stored["resource_identifier"] == "site-a:" + identifier
     assert Path(location.get_filesystem_path(component)).read_bytes() == b"a"
+
+
+def test_failed_batch_copy_leaves_no_files(session: Session, tmp_path: Path) -> None:
+    write_frames(tmp_path / "render", 5)
+    root = tmp_path / "disk"
+    location = disk_location(session, root)
+    sequence: Any = session.create_component(f"{tmp_path}/render/f.%04d.exr [1-5]", location=None)
+    (tmp_path / "render" / "f.0004.exr").unlink()
+    origin: Any = session.get("Location", ORIGIN_LOCATION_ID)
+
+    with pytest.raises(LocationError, match=r"f\.0004\.exr"):
+        location.add_component(sequence, origin)
+
+    assert not [path for path in root.rglob("*") if path.is_file()]
+    assert location.get_component_availability(sequence) == 0.0
