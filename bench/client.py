@@ -10,10 +10,16 @@ fresh subprocess measures:
 * **decode+merge** - the same pages' response text, captured once, decoded and merged into an
   empty session (official: ``Session.decode`` + ``_merge_recursive``; ours: ``Session.decode``).
 
-Peak memory is the worker's peak RSS during the case minus its RSS after start-up. The floor
-is ``json.loads`` / ``orjson.loads`` of the same text, in this process.
+Peak memory is the worker's peak RSS during the case minus its RSS when the case starts (on
+Linux the peak is reset first, through ``/proc/self/clear_refs``, so that start-up peaks do not
+count). The floor is ``json.loads`` / ``orjson.loads`` of the same text, in this process.
+Times are wall clock; the client's CPU time is given too (end to end it leaves out the
+server's time; for decode+merge and the floor it is less disturbed by other processes on a
+shared machine). With ``--repeat N`` each case runs N times (a
+fresh worker each time) and the tables show medians.
 
-Usage: ``.venv/bin/python bench/client.py [--sizes 1000,10000] [--append docs/benchmarks.md]``.
+Usage: ``.venv/bin/python bench/client.py [--sizes 1000,10000] [--repeat 3]
+[--append docs/benchmarks.md]``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import platform
 import re
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,9 +143,23 @@ def capture_pages(server: Server, expression: str) -> list[bytes]:
 # Workers (run in a subprocess each) -------------------------------------------------------
 
 
-def max_rss_mib() -> float:
-    """This process's peak resident set size."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def reset_peak_rss() -> None:
+    """Make the current RSS the peak (Linux 4.0+; elsewhere the life-time peak is used)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size since :func:`reset_peak_rss`."""
+    try:
+        found = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    except OSError:
+        found = None
+    if found is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return int(found.group(1)) / 1024
 
 
 def current_rss_mib() -> float:
@@ -168,8 +189,9 @@ def worker(kind: str, mode: str, url: str, user: str, key: str, argument: str) -
     """Time one case; ``argument`` is the expression (end to end) or the pages file (decode)."""
     session = open_client(kind, url, user, key)
     pages = orjson.loads(Path(argument).read_bytes()) if mode == "decode" else []
+    reset_peak_rss()
     baseline = current_rss_mib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if mode == "end_to_end":
         tasks = session.query(argument, page_size=PAGE_SIZE).all()
         for task in tasks:
@@ -185,34 +207,49 @@ def worker(kind: str, mode: str, url: str, user: str, key: str, argument: str) -
                 count += len([session._merge_recursive(e, merged) for e in decoded[0]["data"]])
             else:
                 count += len(session.decode(page)[0]["data"])
-    elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "count": count, "memory_mib": max_rss_mib() - baseline}
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    memory = peak_rss_mib() - baseline
+    return {"seconds": elapsed, "cpu_seconds": cpu, "count": count, "memory_mib": memory}
 
 
-def run_worker(kind: str, mode: str, server: Server, argument: str) -> dict[str, Any]:
-    """Run :func:`worker` in a fresh interpreter and return its measurement."""
+def run_worker(kind: str, mode: str, server: Server, argument: str, repeat: int) -> dict[str, Any]:
+    """Run :func:`worker` ``repeat`` times, each in a fresh interpreter; medians and runs."""
     command = [sys.executable, __file__, "--worker", kind, mode, server.url, server.api_user]
     command += [server.api_key, argument]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return dict(json.loads(output.strip().splitlines()[-1]))
+    runs = []
+    for _ in range(repeat):
+        output = subprocess.run(
+            command, check=True, capture_output=True, text=True, cwd=ROOT
+        ).stdout
+        runs.append(dict(json.loads(output.strip().splitlines()[-1])))
+    result = {
+        name: statistics.median(run[name] for run in runs)
+        for name in ("seconds", "cpu_seconds", "memory_mib")
+    }
+    return {**result, "count": runs[0]["count"], "runs": [run["seconds"] for run in runs]}
 
 
-def parse_floor(pages: list[bytes]) -> tuple[float, float]:
-    """Seconds to parse the pages with json and with orjson."""
+def parse_floor(pages: list[bytes], repeat: int) -> dict[str, float]:
+    """Median wall seconds to parse the pages with json and orjson, and orjson CPU seconds."""
     texts = [page.decode() for page in pages]
-    started = time.perf_counter()
-    for text in texts:
-        json.loads(text)
-    middle = time.perf_counter()
-    for page in pages:
-        orjson.loads(page)
-    return middle - started, time.perf_counter() - middle
+    runs: dict[str, list[float]] = {"json": [], "orjson": [], "orjson_cpu": []}
+    for _ in range(max(repeat, 5)):
+        started = time.perf_counter()
+        for text in texts:
+            json.loads(text)
+        runs["json"].append(time.perf_counter() - started)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for page in pages:
+            orjson.loads(page)
+        runs["orjson"].append(time.perf_counter() - started)
+        runs["orjson_cpu"].append(time.process_time() - cpu_started)
+    return {name: statistics.median(values) for name, values in runs.items()}
 
 
 # Report ------------------------------------------------------------------------------------
 
 
-def measure(server: Server, size: int, workdir: Path) -> dict[str, Any]:
+def measure(server: Server, size: int, workdir: Path, repeat: int) -> dict[str, Any]:
     """Every measurement for one size."""
     project = create_project(server, size)
     expression = EXPRESSION.format(project=project)
@@ -222,43 +259,54 @@ def measure(server: Server, size: int, workdir: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"size": size, "bytes": sum(len(page) for page in pages)}
     for kind in ("official", "shotbase"):
         row[kind] = {
-            "end_to_end": run_worker(kind, "end_to_end", server, expression),
-            "decode": run_worker(kind, "decode", server, str(pages_file)),
+            "end_to_end": run_worker(kind, "end_to_end", server, expression, repeat),
+            "decode": run_worker(kind, "decode", server, str(pages_file), repeat),
         }
-    row["json"], row["orjson"] = parse_floor(pages)
+    row["floor"] = parse_floor(pages, repeat)
     return row
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
-    """The results as a markdown table."""
+    """The results as markdown tables (medians when cases were repeated)."""
     lines = [
-        "| tasks | client | end to end s | tasks/s | peak MiB | decode+merge s | decode MiB |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| tasks | client | end to end s | client CPU s | tasks/s | peak MiB | decode+merge s | "
+        "decode+merge CPU s | decode MiB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         for kind in ("official", "shotbase"):
             e2e, decode = row[kind]["end_to_end"], row[kind]["decode"]
             lines.append(
-                f"| {row['size']:,} | {kind} | {e2e['seconds']:.3f} | "
-                f"{row['size'] / e2e['seconds']:,.0f} | {e2e['memory_mib']:.0f} | "
-                f"{decode['seconds']:.3f} | {decode['memory_mib']:.0f} |"
+                f"| {row['size']:,} | {kind} | {e2e['seconds']:.3f} | {e2e['cpu_seconds']:.3f} | "
+                f"{row['size'] / e2e['seconds']:,.0f} | {e2e['memory_mib']:.1f} | "
+                f"{decode['seconds']:.3f} | {decode['cpu_seconds']:.3f} | "
+                f"{decode['memory_mib']:.1f} |"
             )
     lines += [
         "",
-        "| tasks | response MiB | json.loads s | orjson.loads s | end-to-end speed-up | "
-        "decode+merge speed-up | memory ratio | ours / orjson floor |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tasks | response MiB | json.loads s | orjson.loads s | orjson CPU s | "
+        "end-to-end speed-up | decode+merge speed-up | memory ratio | ours / orjson floor | "
+        "ours / orjson floor, CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        official, ours = row["official"], row["shotbase"]
+        official, ours, floor = row["official"], row["shotbase"], row["floor"]
         speed = official["end_to_end"]["seconds"] / ours["end_to_end"]["seconds"]
         decode = official["decode"]["seconds"] / ours["decode"]["seconds"]
         memory = ours["end_to_end"]["memory_mib"] / max(official["end_to_end"]["memory_mib"], 1)
-        floor = ours["decode"]["seconds"] / row["orjson"]
+        ratio = ours["decode"]["seconds"] / floor["orjson"]
+        cpu_ratio = ours["decode"]["cpu_seconds"] / floor["orjson_cpu"]
         lines.append(
-            f"| {row['size']:,} | {row['bytes'] / 2**20:.1f} | {row['json']:.3f} | "
-            f"{row['orjson']:.3f} | {speed:.1f}x | {decode:.1f}x | {memory:.2f} | {floor:.1f}x |"
+            f"| {row['size']:,} | {row['bytes'] / 2**20:.1f} | {floor['json']:.3f} | "
+            f"{floor['orjson']:.3f} | {floor['orjson_cpu']:.3f} | {speed:.1f}x | {decode:.1f}x | "
+            f"{memory:.2f} | {ratio:.1f}x | {cpu_ratio:.1f}x |"
         )
+    lines += ["", "Individual runs (wall s):", ""]
+    for row in rows:
+        for kind in ("official", "shotbase"):
+            for mode in ("end_to_end", "decode"):
+                runs = ", ".join(f"{each:.3f}" for each in row[kind][mode]["runs"])
+                lines.append(f"- {row['size']:,} {kind} {mode.replace('_', ' ')}: {runs}")
     return lines
 
 
@@ -270,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated Task counts")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case (medians shown)")
     parser.add_argument("--append", type=Path, help="append the results to this markdown file")
     args = parser.parse_args(arguments)
     sizes = [int(size) for size in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as directory:
         server = start_server(Path(directory) / "data")
         try:
-            rows = [measure(server, size, Path(directory)) for size in sizes]
+            rows = [measure(server, size, Path(directory), args.repeat) for size in sizes]
         finally:
             server.process.terminate()
             server.process.wait(15)
@@ -290,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
             f"- Machine: nproc={os.cpu_count()}, {platform.processor() or platform.machine()}, "
             f"{platform.system()} {platform.release()}; Python {platform.python_version()}",
-            f"- Command: `.venv/bin/python bench/client.py --sizes {args.sizes}`",
+            f"- Command: `.venv/bin/python bench/client.py --sizes {args.sizes} "
+            f"--repeat {args.repeat}`",
             "",
         ]
         with args.append.open("a") as stream:

@@ -53,11 +53,11 @@ class Attribute:
 
     def get_local_value(self, entity: Entity) -> Any:
         """The value set locally and not committed yet, or ``NOT_SET``."""
-        return entity._local.get(self.info.name, UNSET)
+        return entity._local_value(self.info.name)
 
     def get_remote_value(self, entity: Entity) -> Any:
         """The value last seen on the server, or ``NOT_SET``."""
-        return entity._remote.get(self.info.name, UNSET)
+        return entity._remote_value(self.info.name)
 
     def get_value(self, entity: Entity) -> Any:
         """The effective value (local over remote), loading it if needed."""
@@ -69,13 +69,13 @@ class Attribute:
 
     def is_modified(self, entity: Entity) -> bool:
         """True when a local value differs from the remote one."""
-        local = entity._local.get(self.info.name, UNSET)
-        return local is not UNSET and local != entity._remote.get(self.info.name, UNSET)
+        local = entity._local_value(self.info.name)
+        return local is not UNSET and local != entity._remote_value(self.info.name)
 
     def is_set(self, entity: Entity) -> bool:
         """True when the attribute has a local or remote value."""
         name = self.info.name
-        return name in entity._local or name in entity._remote
+        return entity._local_value(name) is not UNSET or entity._remote_value(name) is not UNSET
 
 
 class Attributes:

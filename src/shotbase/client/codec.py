@@ -20,10 +20,11 @@ STRATEGIES = ("all", "set_only", "modified_only", "persisted_only")
 def reference(entity: Entity) -> dict[str, Any]:
     """The minimal wire form of ``entity``: its type and primary key."""
     ref: dict[str, Any] = {"__entity_type__": entity.entity_type}
-    local, remote = entity._local, entity._remote
     for name in entity.primary_key_attributes:
-        value = local.get(name, UNSET)
-        ref[name] = remote.get(name) if value is UNSET else value
+        value = entity._local_value(name)
+        if value is UNSET:
+            value = entity._remote_value(name)
+        ref[name] = None if value is UNSET else value
     return ref
 
 
@@ -65,13 +66,14 @@ def encode_entity(entity: Entity, strategy: str) -> dict[str, Any]:
     if strategy == "all":
         values = dict(entity.items())
     elif strategy == "set_only":
-        values = {**entity._remote, **entity._local}
+        values = dict(entity._remote_items())
+        values.update(entity._local_values or {})
     elif strategy == "modified_only":
-        values = dict(entity._local)
+        values = dict(entity._local_values or {})
     else:
         values = {
             name: value
-            for name, value in entity._remote.items()
+            for name, value in entity._remote_items()
             if name in attributes and not attributes[name].computed
         }
     for name, value in values.items():

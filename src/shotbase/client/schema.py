@@ -70,6 +70,8 @@ class EntityTypeInfo:
     references: frozenset[str]
     collections: frozenset[str]
     loose: frozenset[str] = frozenset()
+    # Scalars typed "string" (ids, foreign keys, names): equal values are stored once.
+    strings: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"EntityTypeInfo(name={self.name!r}, attributes={len(self.attributes)})"
@@ -140,6 +142,11 @@ def parse_schema(schema: Mapping[str, Any]) -> EntityTypeInfo:
             name
             for name, fragment in schema.get("properties", {}).items()
             if name in attributes and fragment.get("type") in ("variable", "object")
+        ),
+        strings=frozenset(
+            name
+            for name in by_kind[AttributeKind.SCALAR]
+            if schema["properties"][name].get("type") == "string"
         ),
     )
 

@@ -382,7 +382,9 @@ class Session(ComponentActions, server_actions.ServerActions):
         result = self.call([{"action": "query", "expression": expression}])[0]
         metadata = result.get("metadata") or {}
         following = (metadata.get("next") or {}).get("offset")
-        return list(result.get("data") or []), following
+        data = result.get("data")
+        # The merge built this list for us: hand it on without a copy.
+        return (data if type(data) is list else list(data or [])), following
 
     def get(self, entity_type: str, entity_key: Any) -> Entity | None:
         """The entity of ``entity_type`` with ``entity_key``: from the caches, else the server.
@@ -469,9 +471,10 @@ class Session(ComponentActions, server_actions.ServerActions):
         else:
             projection = name
         self.populate(entity, projection or name)
-        value = entity._remote.get(name, UNSET)
+        value = entity._remote_value(name)
         if value is UNSET and attribute.kind is AttributeKind.REFERENCE:
-            entity._remote[name] = value = None
+            value = None
+            entity._update_remote((name,), (value,))
         return value
 
     def _load_all(self, entity: Entity) -> None:
@@ -479,7 +482,7 @@ class Session(ComponentActions, server_actions.ServerActions):
         missing = [
             name
             for name in (*info.plain, *info.datetimes)
-            if name not in entity._local and name not in entity._remote
+            if entity._local_value(name) is UNSET and entity._remote_value(name) is UNSET
         ]
         if missing and entity._state == PERSISTED and self.auto_populate:
             self.populate(entity, ", ".join(sorted(missing)))
