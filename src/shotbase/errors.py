@@ -97,6 +97,8 @@ __all__ = [
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate most similar to ``name``, or None when nothing is close."""
+    if not isinstance(name, str):
+        return None
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

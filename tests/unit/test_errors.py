@@ -89,3 +89,7 @@ def test_closest_suggests_only_similar_names(
     name: str, candidates: list[str], expected: str | None
 ) -> None:
     assert closest(name, candidates) == expected
+
+
+def test_closest_of_a_name_that_is_not_text_is_none() -> None:
+    assert closest(42, ["Task"]) is None  # type: ignore[arg-type]
