@@ -367,19 +367,18 @@ class LocationMixin(Entity):
         if self.in_memory:
             registered = self._setup.registered
             return {each: registered[each] for each in ids if each in registered}
+        operations = [
+            {
+                "action": "query",
+                "expression": "select component_id, resource_identifier from"
+                f" ComponentLocation where location_id is {_quoted(self['id'])}"
+                f" and component_id in ({', '.join(map(_quoted, chunk))})",
+            }
+            for chunk in _chunks(ids)
+        ]
         found: dict[str, str] = {}
-        for chunk in _chunks(ids):
-            rows = self.session.call(
-                [
-                    {
-                        "action": "query",
-                        "expression": "select component_id, resource_identifier from"
-                        f" ComponentLocation where location_id is {_quoted(self['id'])}"
-                        f" and component_id in ({', '.join(map(_quoted, chunk))})",
-                    }
-                ]
-            )[0]["data"]
-            for row in rows:
+        for result in self.session.call(operations) if operations else ():
+            for row in result["data"]:
                 found[str(row["component_id"])] = str(row["resource_identifier"])
         return found
 
