@@ -57,6 +57,7 @@ def run_batch(
         lineage = collect_lineage(state.tables, connection, changes) if changes else {}
     if changes:
         state.page_cursors.forget_all()
+        state.planner_statistics.note_writes(len(changes))
     if write:
         logger.debug("committed a batch of %d operations", len(operations))
     return BatchOutcome(rendered, changes, lineage)

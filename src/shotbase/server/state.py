@@ -13,6 +13,7 @@ from shotbase.server.page_cursors import PageCursors
 from shotbase.settings import Settings
 from shotbase.store import Database, Tables, build_tables, open_database, upgrade
 from shotbase.store.accounts import create_user, has_users, issue_key
+from shotbase.store.planner_statistics import PlannerStatistics
 from shotbase.store.seed import seed
 
 __all__ = ["ServerState", "prepare_database"]
@@ -31,6 +32,7 @@ class ServerState:
     compiler: QueryCompiler
     file_store: FileStore
     upload_signer: UploadSigner
+    planner_statistics: PlannerStatistics
     page_cursors: PageCursors = field(default_factory=PageCursors)
 
     def __repr__(self) -> str:
@@ -55,10 +57,12 @@ class ServerState:
             QueryCompiler(tables),
             FileStore(data / "files"),
             UploadSigner.in_directory(data),
+            PlannerStatistics(database, tables),
         )
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections (after a statistics check under way)."""
+        self.planner_statistics.wait()
         self.database.dispose()
 
 

@@ -3,10 +3,8 @@
 New tables are created; columns the schema gained are added to existing tables. Nothing is
 dropped or rewritten, so upgrading never loses data. The applied schema hash is recorded.
 
-On SQLite the query planner's statistics are refreshed too when the data has outgrown them:
-without any, SQLite cannot tell that ``_type = 'Task'`` matches most of the context table and
-``parent_id = ?`` ten rows, and reads 100,000 tasks to find the ten of one shot. (PostgreSQL
-keeps its own statistics current.)
+On SQLite the query planner's statistics are refreshed too when the data has outgrown them
+(see :mod:`shotbase.store.planner_statistics`).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import logging
 
 import sqlalchemy as sa
 
+from shotbase.store.planner_statistics import refresh_if_stale
 from shotbase.store.tables import Tables
 
 __all__ = ["upgrade"]
@@ -52,33 +51,12 @@ def upgrade(engine: sa.Engine, tables: Tables) -> list[str]:
             done.append(f"rebuilt the context tree index ({links} links)")
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
-            _refresh_statistics(connection, tables)
+            refresh_if_stale(connection, tables)
     for step in done:
         logger.debug("database upgrade: %s", step)
     if done:
         logger.info("database upgraded: %d changes", len(done))
     return done
-
-
-# Tables smaller than this are read whole whatever the plan; their statistics do not matter.
-STATISTICS_ROWS = 1000
-
-
-def _refresh_statistics(connection: sa.Connection, tables: Tables) -> None:
-    """``ANALYZE`` when a table of some size has no statistics, or twice or half the rows
-    they were taken with (a full pass: about a second for 100,000 tasks)."""
-    recorded: dict[str, int] = {}
-    if sa.inspect(connection).has_table("sqlite_stat1"):
-        for table, stat in connection.exec_driver_sql("SELECT tbl, stat FROM sqlite_stat1"):
-            first = str(stat).split(" ", 1)[0]
-            recorded[table] = max(recorded.get(table, 0), int(first) if first.isdigit() else 0)
-    for table in tables.metadata.sorted_tables:
-        count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        known = recorded.get(table.name)
-        if count >= STATISTICS_ROWS and (known is None or not known / 2 <= count <= known * 2):
-            logger.info("refreshing query planner statistics (%s has %d rows)", table.name, count)
-            connection.exec_driver_sql("ANALYZE")
-            return
 
 
 def _add_column(connection: sa.Connection, table: sa.Table, column: sa.Column[object]) -> None:
