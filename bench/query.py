@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import http.client
 import json
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -66,15 +68,20 @@ class Studio:
 
 
 class Api:
-    """Posts batches to a server."""
+    """Posts batches to a server over one kept-alive connection.
+
+    ``http.client`` rather than httpx: httpx spends about 0.6 ms of client CPU on each
+    request, which would be counted against the server on queries that take 1-2 ms.
+    """
 
     def __init__(self, server: Server) -> None:
-        self.client = httpx.Client(headers=server.headers(), timeout=600)
-        self.url = f"{server.url}/api"
+        parts = urlsplit(server.url)
+        self.connection = http.client.HTTPConnection(parts.netloc, timeout=600)
+        self.headers = {**server.headers(), "content-type": "application/json"}
 
     def call(self, operations: list[dict[str, Any]]) -> list[Any]:
-        response = self.client.post(self.url, content=orjson.dumps(operations))
-        body = orjson.loads(response.content)
+        self.connection.request("POST", "/api", orjson.dumps(operations), self.headers)
+        body = orjson.loads(self.connection.getresponse().read())
         if not isinstance(body, list):
             raise RuntimeError(f"/api failed: {body}")
         return body
