@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -488,6 +489,167 @@ def test_filter_on_display_only_computed_value_names_it(
     assert body["error_code"] == "query.invalid"
     assert attribute in body["content"]
     assert "computed" in body["content"]
+
+
+def datetime_value(moment: dt.datetime) -> dict[str, str]:
+    return {"__type__": "datetime", "value": moment.isoformat()}
+
+
+class Reviews:
+    """Review sessions of the studio's project: ``open`` shows two versions, the first without
+    a thumbnail; ``closed`` ended yesterday and shows a version without one; ``empty`` shows
+    nothing."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.server = studio.server
+        self.scope = IN_PROJECT.format(project=studio.project_id)
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        asset_type_id = query_all(self.server, "select id from AssetType")[0]["id"]
+        status_id = query_all(self.server, "select id from Status")[0]["id"]
+        asset_id, self.thumbnail_id = new_id(), new_id()
+        self.ids = {name: new_id() for name in ("open", "closed", "empty")}
+        versions = {name: new_id() for name in ("bare", "shown")}
+        ends = {"open": now + dt.timedelta(days=1), "closed": now - dt.timedelta(days=1)}
+        ends["empty"] = now + dt.timedelta(days=2)
+        operations = [
+            create_op(
+                "Asset",
+                {
+                    "id": asset_id,
+                    "name": "review",
+                    "parent": ref("Project", studio.project_id),
+                    "type_id": asset_type_id,
+                },
+            ),
+            create_op("FileComponent", {"id": self.thumbnail_id, "name": "thumbnail"}),
+            create_op(
+                "AssetVersion",
+                {"id": versions["bare"], "asset_id": asset_id, "status_id": status_id},
+            ),
+            create_op(
+                "AssetVersion",
+                {
+                    "id": versions["shown"],
+                    "asset_id": asset_id,
+                    "status_id": status_id,
+                    "thumbnail_id": self.thumbnail_id,
+                },
+            ),
+        ]
+        for name, session_id in self.ids.items():
+            data = {
+                "id": session_id,
+                "name": f"{name}_{studio.tag}",
+                "project_id": studio.project_id,
+                "start_date": datetime_value(now - dt.timedelta(days=7)),
+                "end_date": datetime_value(ends[name]),
+            }
+            operations.append(create_op("ReviewSession", data))
+        shown = (("open", "bare", 0), ("open", "shown", 1), ("closed", "bare", 0))
+        for session, version, order in shown:
+            data = {
+                "review_session_id": self.ids[session],
+                "version_id": versions[version],
+                "sort_order": order,
+                "name": version,
+                "version": version,
+            }
+            operations.append(create_op("ReviewSessionObject", data))
+        run(self.server, *operations)
+
+    def by_name(self, expression: str) -> dict[str, dict[str, Any]]:
+        """The project's review sessions an expression finds, by their key in ``ids``."""
+        return {self.name(row): row for row in query_all(self.server, expression)}
+
+    def name(self, row: dict[str, Any]) -> str:
+        """The key in ``ids`` of a review session row."""
+        return next(name for name, session_id in self.ids.items() if session_id == row["id"])
+
+
+@pytest.fixture(scope="module")
+def reviews(studio: Studio) -> Reviews:
+    return Reviews(studio)
+
+
+def test_review_session_is_open_until_its_end_date(reviews: Reviews) -> None:
+    rows = reviews.by_name(f"select name, is_open from ReviewSession where {reviews.scope}")
+    assert {name: row["is_open"] for name, row in rows.items()} == {
+        "open": True,
+        "closed": False,
+        "empty": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [("is_open is true", {"open", "empty"}), ("is_open is false", {"closed"})],
+    ids=["is-true", "is-false"],
+)
+def test_filter_on_review_session_is_open(
+    reviews: Reviews, condition: str, expected: set[str]
+) -> None:
+    found = reviews.by_name(f"select name from ReviewSession where {reviews.scope} and {condition}")
+    assert set(found) == expected
+
+
+def test_order_by_review_session_is_open(reviews: Reviews) -> None:
+    # Closed (false) sorts before open (true) on both databases.
+    rows = query_all(
+        reviews.server,
+        f"select name from ReviewSession where {reviews.scope} order by is_open, end_date desc",
+    )
+    assert [reviews.name(row) for row in rows] == ["closed", "empty", "open"]
+
+
+def test_review_session_thumbnail_is_the_first_object_with_one(reviews: Reviews) -> None:
+    rows = reviews.by_name(
+        "select name, thumbnail_id, thumbnail.name, thumbnail_url from ReviewSession "
+        f"where {reviews.scope}"
+    )
+    shown = rows["open"]
+    assert shown["thumbnail_id"] == reviews.thumbnail_id
+    assert shown["thumbnail"]["id"] == reviews.thumbnail_id
+    assert shown["thumbnail_url"]["url"].endswith(f"/component/thumbnail?id={reviews.thumbnail_id}")
+    for name in ("closed", "empty"):
+        assert (rows[name]["thumbnail_id"], rows[name]["thumbnail"]) == (None, None)
+        assert rows[name]["thumbnail_url"]["url"].endswith("/img/thumbnail2.png")
+
+
+def test_filter_on_review_session_thumbnail(reviews: Reviews) -> None:
+    scope = reviews.scope
+    assert set(
+        reviews.by_name(f"select name from ReviewSession where {scope} and thumbnail_id is None")
+    ) == {"closed", "empty"}
+    assert set(
+        reviews.by_name(
+            f'select name from ReviewSession where {scope} and thumbnail.name is "thumbnail"'
+        )
+    ) == {"open"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"thumbnail_id": "0badc0de-0000-4000-8000-000000000000"},
+        {"thumbnail": ref("FileComponent", "0badc0de-0000-4000-8000-000000000000")},
+        {"thumbnail": None},
+        {"is_open": False},
+    ],
+    ids=["thumbnail-id", "thumbnail", "thumbnail-none", "is-open"],
+)
+def test_review_session_computed_values_cannot_be_written(
+    reviews: Reviews, data: dict[str, Any]
+) -> None:
+    name = next(iter(data))
+    for operation in (
+        update_op("ReviewSession", reviews.ids["open"], data),
+        create_op("ReviewSession", {"name": "x", **data}),
+    ):
+        response = reviews.server.call([operation], **STRICT)
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["exception"] == "ValidationError"
+        assert f"ReviewSession.{name} is computed" in body["content"]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ state, joined to it, whose short is DONE". That one form serves references, coll
 from __future__ import annotations
 
 import dataclasses
+import operator as operators
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from shotbase.errors import QueryError, UnknownAttributeError
 from shotbase.query import ast
 from shotbase.query.columns import needed_columns
-from shotbase.query.computed import COMPUTED_ATTRIBUTES, COMPUTED_COLUMNS
+from shotbase.query.computed import COMPUTED_ATTRIBUTES, COMPUTED_COLUMNS, thumbnail_id_column
 from shotbase.query.custom_values import defaulted_values
 from shotbase.query.joins import JoinedReference, JoinTree, is_plain_reference, join_references
 from shotbase.schema.model import Attribute, AttributeKind, DataType, EntityType
@@ -43,6 +44,15 @@ RESTRICTED_RELATIONS = {"custom_attribute_links": "from_id", "custom_attribute_l
 # Families whose rows are of whichever subtype their ends make them: a link's ``user`` is the
 # user its ``to_id`` names, whatever type the link was created as.
 UNTYPED_FAMILIES = {"CustomAttributeLink"}
+
+COMPARISONS: dict[str, Any] = {
+    "is": operators.eq,
+    "is_not": operators.ne,
+    ">": operators.gt,
+    "<": operators.lt,
+    ">=": operators.ge,
+    "<=": operators.le,
+}
 
 AGGREGATES: dict[str, Any] = {
     "count": sa.func.count,
@@ -359,16 +369,22 @@ class QueryCompiler:
         attribute: Attribute,
         expression: ast.Comparison,
     ) -> Condition:
-        """``parent is None`` / ``parent is_not None`` on a reference held by a column."""
+        """``parent is None`` / ``parent is_not None`` on a reference held by a column (or by
+        a computed value, as a review session's ``thumbnail``)."""
         relation = self._relation(self.owner(entity_type, attribute.name), attribute.name)
         is_null = isinstance(expression.value, ast.Literal) and not expression.value.quoted
         is_null = is_null and expression.value.text.lower() in ("none", "null")  # type: ignore[union-attr]
-        if relation.is_collection or not relation.pairs or not is_null:
+        held = bool(relation.pairs) or relation.derived == "thumbnail"
+        if relation.is_collection or not held or not is_null:
             raise QueryError(
                 f"{entity_type.id}.{attribute.name} is a relation; compare one of its "
                 f"attributes instead, e.g. {attribute.name}.id."
             )
-        holder = table.c[relation.pairs[0][0]]
+        holder = (
+            table.c[relation.pairs[0][0]]
+            if relation.pairs
+            else thumbnail_id_column(self.tables, table)
+        )
         if expression.operator == "is":
             return holder.is_(None)
         if expression.operator == "is_not":
@@ -410,14 +426,11 @@ class QueryCompiler:
             # Backslash escapes % and _ on every database, as ftrack's MySQL did.
             matched: Condition = pattern.like(text.lower(), escape="\\")
             return sa.not_(matched) if operator == "not_like" else matched
-        compared: Condition = {
-            "is": column == literal,
-            "is_not": column != literal,
-            ">": column > literal,
-            "<": column < literal,
-            ">=": column >= literal,
-            "<=": column <= literal,
-        }[operator]
+        if isinstance(literal, bool):
+            # Bound like every other value: SQLAlchemy writes a bare True as SQL's ``true``
+            # and refuses it with ``>`` and ``<``.
+            literal = sa.literal(literal, sa.Boolean())
+        compared: Condition = COMPARISONS[operator](column, literal)
         return compared
 
     def _subquery(self, query: ast.Query) -> sa.Select[Any]:
@@ -568,6 +581,12 @@ class QueryCompiler:
                 sa.select(sa.literal(1))
                 .select_from(target)
                 .where(target.c.asset_id == owner.c.id, ~sa.exists().where(is_newer))
+            )
+        if relation.derived == "thumbnail":
+            return (
+                sa.select(sa.literal(1))
+                .select_from(target)
+                .where(target.c.id == thumbnail_id_column(self.tables, owner))
             )
         if relation.derived:
             raise QueryError(

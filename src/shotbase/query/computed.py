@@ -1,11 +1,13 @@
 """Computed attributes: values the server derives when a query projects them.
 
 Each rule takes every row of one answer level at once and returns one value per row, so a
-computed projection costs a fixed number of statements whatever the row count.
+computed projection costs a fixed number of statements whatever the row count. Values that
+filters and ``order by`` can use also have a column rule: the same value as SQL.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,13 @@ from shotbase.schema.model import EntityType
 from shotbase.store.tables import TYPE_COLUMN, Tables
 from shotbase.store.types import Row
 
-__all__ = ["COMPUTED_ATTRIBUTES", "COMPUTED_COLUMNS", "COMPUTED_READS", "ComputeContext"]
+__all__ = [
+    "COMPUTED_ATTRIBUTES",
+    "COMPUTED_COLUMNS",
+    "COMPUTED_READS",
+    "ComputeContext",
+    "thumbnail_id_column",
+]
 
 CHUNK = 2000  # keys a statement sends; a page of 1,000 entities takes one
 
@@ -38,10 +46,17 @@ ColumnRule = Callable[[Tables, sa.FromClause], sa.ColumnElement[Any]]
 def thumbnail_url(
     context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
 ) -> list[Any]:
-    """``{"url": ...}`` of the entity's thumbnail, or of the placeholder image."""
+    """``{"url": ...}`` of the entity's thumbnail, or of the placeholder image.
+
+    Where ``thumbnail_id`` is itself computed (a review session's), its rule gives it.
+    """
+    holder = entity_type.attributes.get("thumbnail_id")
+    if holder is not None and holder.is_computed:
+        thumbnails = COMPUTED_ATTRIBUTES["thumbnail_id"](context, connection, entity_type, rows)
+    else:
+        thumbnails = [row.get("thumbnail_id") for row in rows]
     urls = []
-    for row in rows:
-        thumbnail = row.get("thumbnail_id")
+    for thumbnail in thumbnails:
         if thumbnail:
             query = urlencode({"id": thumbnail})
             urls.append({"url": f"{context.base_url}/component/thumbnail?{query}"})
@@ -131,6 +146,82 @@ def bid_time_logged_difference_column(
     return sa.func.coalesce(table.c.bid, 0.0) - time_logged_column(tables, table)
 
 
+def is_open(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """Whether a review session is open: true while it is not closed, that is while its
+    ``end_date`` is null or later than now (the server's clock, in UTC, as dates are stored);
+    false once ``end_date`` has passed."""
+    now = _utc_now()
+    return [row["end_date"] is None or row["end_date"] > now for row in rows]
+
+
+def is_open_column(tables: Tables, table: sa.FromClause) -> sa.ColumnElement[Any]:
+    """``is_open`` in SQL: ``end_date`` is null or later than now (see :func:`is_open`).
+
+    Now is a bound parameter read each time the statement runs, not when it is built:
+    compiled queries are cached and reused.
+    """
+    now = sa.bindparam("now", type_=sa.DateTime(), callable_=_utc_now, unique=True)
+    return sa.or_(table.c.end_date.is_(None), table.c.end_date > now)
+
+
+def thumbnail_id(
+    context: ComputeContext, connection: sa.Connection, entity_type: EntityType, rows: Sequence[Row]
+) -> list[Any]:
+    """A review session's thumbnail: the ``thumbnail_id`` of the version of its first object
+    that has one, or None (see :func:`thumbnail_id_column`). One statement per chunk."""
+    found = _review_session_thumbnails(
+        context.tables, connection, sorted({row["id"] for row in rows})
+    )
+    return [found.get(row["id"]) for row in rows]
+
+
+def thumbnail_id_column(tables: Tables, table: sa.FromClause) -> sa.ColumnElement[Any]:
+    """A review session's ``thumbnail_id`` in SQL, as the real server derives it.
+
+    It is the ``thumbnail_id`` of the version of the session's first object (by
+    ``sort_order``, then ``created_at``, then id; unset values last) whose version has a
+    thumbnail, and NULL when none has. ``thumbnail`` names that component and
+    ``thumbnail_url`` reads it.
+    """
+    objects = tables.families["ReviewSessionObject"].alias()
+    versions = tables.families["AssetVersion"].alias()
+    return (
+        sa.select(versions.c.thumbnail_id)
+        .select_from(objects.join(versions, objects.c.version_id == versions.c.id))
+        .where(objects.c.review_session_id == table.c.id, versions.c.thumbnail_id.is_not(None))
+        .order_by(
+            objects.c.sort_order.asc().nulls_last(),
+            objects.c.created_at.asc().nulls_last(),
+            objects.c.id,
+        )
+        .limit(1)
+        .correlate(table)
+        .scalar_subquery()
+    )
+
+
+def _review_session_thumbnails(
+    tables: Tables, connection: sa.Connection, ids: Sequence[Any]
+) -> dict[Any, Any]:
+    """The thumbnail id of each review session in ``ids`` that has one."""
+    table = tables.families["ReviewSession"]
+    column = thumbnail_id_column(tables, table).label("thumbnail_id")
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(ids):
+        statement = sa.select(table.c.id, column).where(table.c.id.in_(chunk))
+        for session_id, thumbnail in connection.execute(statement):
+            if thumbnail is not None:
+                found[session_id] = thumbnail
+    return found
+
+
+def _utc_now() -> dt.datetime:
+    """The server's time as stored dates are: naive UTC."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
 def _time_logged(
     context: ComputeContext, connection: sa.Connection, rows: Sequence[Row]
 ) -> dict[str, float]:
@@ -194,16 +285,20 @@ COMPUTED_ATTRIBUTES: dict[str, Rule] = {
     "_link": link,
     "time_logged": time_logged,
     "bid_time_logged_difference": bid_time_logged_difference,
+    "is_open": is_open,
+    "thumbnail_id": thumbnail_id,
 }
 
 # The columns of its row each rule reads (where the row's table has them).
 COMPUTED_READS: dict[str, tuple[str, ...]] = {
-    "thumbnail_url": ("thumbnail_id",),
+    "thumbnail_url": ("thumbnail_id", "id"),
     "url": ("component_id",),
     "link": ("id", "name", "parent_id", "asset_id", "version", TYPE_COLUMN),
     "_link": ("id", "name", "parent_id", "asset_id", "version", TYPE_COLUMN),
     "time_logged": ("id",),
     "bid_time_logged_difference": ("id", "bid"),
+    "is_open": ("end_date",),
+    "thumbnail_id": ("id",),
 }
 
 # Computed values that filters and ``order by`` can use. The others (URLs, ``link``) are
@@ -211,4 +306,6 @@ COMPUTED_READS: dict[str, tuple[str, ...]] = {
 COMPUTED_COLUMNS: dict[str, ColumnRule] = {
     "time_logged": time_logged_column,
     "bid_time_logged_difference": bid_time_logged_difference_column,
+    "is_open": is_open_column,
+    "thumbnail_id": thumbnail_id_column,
 }

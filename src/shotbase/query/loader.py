@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from shotbase.errors import QueryError
 from shotbase.query import ast
 from shotbase.query.compiler import CompiledQuery, QueryCompiler
-from shotbase.query.computed import COMPUTED_ATTRIBUTES, ComputeContext
+from shotbase.query.computed import COMPUTED_ATTRIBUTES, ComputeContext, thumbnail_id_column
 from shotbase.schema.model import Attribute, AttributeKind, DataType, EntityType
 from shotbase.schema.values import encode_value
 from shotbase.store.custom_attributes import Configuration, applicable, load_configurations
@@ -333,6 +333,9 @@ class Loader:
             )
         if relation.derived == "latest_version":
             return self._latest_versions([key[0] for key in keys])
+        if relation.derived == "thumbnail":
+            columns = self.compiler.columns(self.schema.get(relation.target), names)
+            return self._thumbnails([key[0] for key in keys], columns)
         if relation.tree or relation.derived:
             raise QueryError(f"{entity_type.id}.{name} is computed and cannot be projected yet.")
         statement, width = self._related_select(entity_type, name, names)
@@ -410,6 +413,23 @@ class Loader:
                 .select_from(closure.join(table, far == table.c.id))
                 .where(near.in_(ids[start : start + CHUNK]), table.c[TYPE_COLUMN] != "Project")
                 .order_by(near, depth, table.c.id)
+            )
+            pairs.extend(((row["_owner"],), row) for row in self._fetch(statement))
+        return pairs
+
+    def _thumbnails(
+        self, ids: Sequence[Any], columns: Sequence[sa.Column[Any]]
+    ) -> list[tuple[tuple[Any, ...], Row]]:
+        """Each review session's thumbnail component, the one its ``thumbnail_id`` names."""
+        owner = self.tables.families["ReviewSession"]
+        component = self.tables.families["Component"]
+        names = component.c.id == thumbnail_id_column(self.tables, owner)
+        pairs: list[tuple[tuple[Any, ...], Row]] = []
+        for start in range(0, len(ids), CHUNK):
+            statement = (
+                sa.select(*columns, owner.c.id.label("_owner"))
+                .select_from(owner.join(component, names))
+                .where(owner.c.id.in_(ids[start : start + CHUNK]))
             )
             pairs.extend(((row["_owner"],), row) for row in self._fetch(statement))
         return pairs

@@ -13,7 +13,10 @@ definition says it explicitly, in one of these forms::
      "onward": ["entity_id"]}
     {"link_table": "context_scope"}                        many-to-many through a hidden table
     {"tree": "ancestors"} / {"tree": "descendants"}        the context tree, computed
-    {"derived": "latest_version"}                          computed by a named rule
+    {"derived": "latest_version"}                          computed by a named rule: an
+                                                           asset's highest version, or
+    {"derived": "thumbnail"}                               the component a review session's
+                                                           computed ``thumbnail_id`` names
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -123,6 +124,38 @@ def test_time_logged_filter_sums_timelogs(compiler: QueryCompiler) -> None:
     assert "sum(timelog_1.duration)" in text
 
 
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_is_open_filter_binds_now_and_the_boolean(compiler: QueryCompiler, dialect: str) -> None:
+    text = sql(compiler, "select id from ReviewSession where is_open is true", dialect)
+    assert "review_session.end_date IS NULL OR review_session.end_date >" in text
+    for constant in ("true", "= 1"):
+        assert constant not in text.lower()
+
+
+def test_is_open_reads_the_clock_when_the_statement_runs(compiler: QueryCompiler) -> None:
+    # Compiled statements are cached: "now" must not be frozen into one when it is built.
+    statement = compiler.compile(parse("select id from ReviewSession where is_open is false"))
+    compiled = statement.statement.compile()
+    clocks = [name for bind, name in compiled.bind_names.items() if bind.callable is not None]
+    assert len(clocks) == 1
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert abs(compiled.params[clocks[0]] - now) < dt.timedelta(seconds=5)
+
+
+def test_thumbnail_id_filter_reads_the_first_object_with_a_thumbnail(
+    compiler: QueryCompiler,
+) -> None:
+    text = sql(compiler, 'select id from ReviewSession where thumbnail_id is "x"')
+    assert "review_session_object_1.review_session_id = review_session.id" in text
+    assert "asset_version_1.thumbnail_id IS NOT NULL" in text
+    assert "ORDER BY review_session_object_1.sort_order ASC NULLS LAST" in text
+    assert "'x'" not in text
+
+
+def test_review_session_thumbnail_is_not_joined(compiler: QueryCompiler) -> None:
+    assert "JOIN component" not in sql(compiler, "select thumbnail.name from ReviewSession")
+
+
 @pytest.mark.parametrize(
     "expression, message",
     [
@@ -134,11 +167,11 @@ def test_time_logged_filter_sums_timelogs(compiler: QueryCompiler) -> None:
             "It can only be used in a filter",
         ),
         (
-            "select id from ReviewSession where is_open is True",
-            "ReviewSession.is_open is computed and cannot be used in queries yet",
+            "select id from ReviewSession order by thumbnail_url",
+            "ReviewSession.thumbnail_url is computed for each answer",
         ),
     ],
-    ids=["link-filter", "thumbnail-order", "link-aggregate", "links-order", "is-open-filter"],
+    ids=["link-filter", "thumbnail-order", "link-aggregate", "links-order", "review-thumbnail-url"],
 )
 def test_unusable_attribute_is_named_in_the_error(
     compiler: QueryCompiler, expression: str, message: str
