@@ -7,13 +7,15 @@ many small files up and down through:
   ``put_files``/``get_files`` (what a location adding a 1,000-frame sequence uses);
 * **SFTPAccessor open()** - the same accessor, one ``open()`` stream per file, one file after
   the other;
-* **OpenSSH sftp** - OpenSSH's own ``sftp -b`` client on the same sshd (the practical limit);
+* **OpenSSH sftp** - OpenSSH's own ``sftp -b`` client on the same sshd (the practical limit),
+  with its default cipher (chacha20-poly1305 here) and, in group ``gcm``, with
+  aes128-gcm, the cipher SFTPAccessor picks (faster on CPUs with AES instructions);
 * **naive paramiko** - one request per chunk, waiting for each reply (how the existing ftrack
   SFTP accessor works); run on ``--naive-size`` only, as it is far slower;
 * **DiskAccessor vs cp** - local copy through the disk accessor and through ``cp``.
 
 Usage: ``.venv/bin/python bench/transfer.py [--size-mib 1024] [--count 1000]
-[--naive-size-mib 64] [--repeat 3] [--groups big,small,batch,naive,disk]``. Every case runs
+[--naive-size-mib 64] [--repeat 3] [--groups big,small,batch,gcm,naive,disk]``. Every case runs
 ``--repeat`` times (the cases of one round one after the other, so that load on a shared
 machine hits them alike); the table shows the median and the spread. Everything lives in a
 temp dir under /tmp and is deleted afterwards. The goal: SFTPAccessor at least as fast as
@@ -49,7 +51,9 @@ from shotbase.storage.accessor.sftp import SFTPAccessor  # noqa: E402
 logger = logging.getLogger("bench.transfer")
 MIB = 1024 * 1024
 CHUNK = MIB
-GROUPS = ("big", "small", "batch", "naive", "disk")
+GROUPS = ("big", "small", "batch", "gcm", "naive", "disk")
+GCM = "aes128-gcm@openssh.com"
+SFTP_GCM = "OpenSSH sftp aes128-gcm"
 
 
 @dataclass
@@ -105,11 +109,12 @@ def batch_download(accessor: SFTPAccessor, local: Path, names: list[str], remote
     accessor.get_files([(f"{remote}/{name}", local / name) for name in names])
 
 
-def openssh(server: SSHServer, commands: list[str]) -> None:
+def openssh(server: SSHServer, commands: list[str], cipher: str | None = None) -> None:
     batch = "\n".join(commands) + "\n"
     subprocess.run(
         [
             "sftp", "-q", "-b", "-", "-i", str(server.client_key), "-P", str(server.port),
+            *(["-c", cipher] if cipher else []),
             "-o", f"UserKnownHostsFile={server.known_hosts}", "-o", "BatchMode=yes",
             f"{server.user}@{server.host}",
         ],
@@ -207,6 +212,20 @@ def build_cases(
              lambda i: openssh(server, [f"lmkdir {down}/os{i}",
                                         f"get {remote}/os0/* {down}/os{i}/"]),
              remover(lambda i: down / f"os{i}")),
+        Case("gcm", SFTP_GCM, "up 1 file", size,
+             lambda i: openssh(server, [f"put {src}/big.bin {remote}/g{i}.bin"], GCM),
+             remover(keep_first(lambda i: remote / f"g{i}.bin"))),
+        Case("gcm", SFTP_GCM, "down 1 file", size,
+             lambda i: openssh(server, [f"get {remote}/g0.bin {work}/g{i}.bin"], GCM),
+             remover(lambda i: work / f"g{i}.bin")),
+        Case("gcm", SFTP_GCM, f"up {files}", count * MIB,
+             lambda i: openssh(server, [f"mkdir {remote}/gs{i}",
+                                        f"put {src}/small/* {remote}/gs{i}/"], GCM),
+             remover(keep_first(lambda i: remote / f"gs{i}"))),
+        Case("gcm", SFTP_GCM, f"down {files}", count * MIB,
+             lambda i: openssh(server, [f"lmkdir {down}/gs{i}",
+                                        f"get {remote}/gs0/* {down}/gs{i}/"], GCM),
+             remover(lambda i: down / f"gs{i}")),
         Case("naive", "naive paramiko", "up 1 file", naive_size,
              lambda i: naive_paramiko(server, src / "naive.bin", remote / "n.bin", True)),
         Case("naive", "naive paramiko", "down 1 file", naive_size,
@@ -235,7 +254,7 @@ def run(args: argparse.Namespace) -> list[Case]:
     work = Path(tempfile.mkdtemp(prefix="shotbase-bench-", dir="/tmp"))
     try:
         groups = set(args.groups)
-        big = groups & {"big", "batch", "disk"}
+        big = groups & {"big", "batch", "gcm", "disk"}
         make_files(work / "src", args.size_mib * MIB if big else 0, args.count)
         if "naive" in groups:
             with (work / "src" / "naive.bin").open("wb") as handle:
@@ -283,19 +302,22 @@ def render(cases: list[Case], repeat: int) -> str:
         f"{dt.date.today()} on {platform.node()} ({os.cpu_count()} cores, {model},"
         f" Python {platform.python_version()}); median of {repeat} runs",
         "",
-        "| Tool | Case | MiB | Median s | MB/s | MB/s min-max | vs OpenSSH sftp / cp |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| Tool | Case | MiB | Median s | MB/s | MB/s min-max | vs OpenSSH sftp / cp |"
+        " vs sftp aes128-gcm |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for case in cases:
         key = (case.tool, case.case)
         reference = "cp" if case.group == "disk" else "OpenSSH sftp"
         base = speed.get((reference, case.case))
         ratio = f"{speed[key] / base:.2f}x" if base else "-"
+        gcm = speed.get((SFTP_GCM, case.case)) if case.group != "disk" else None
+        gcm_ratio = f"{speed[key] / gcm:.2f}x" if gcm else "-"
         rates = [case.nbytes / seconds / 1e6 for seconds in case.seconds]
         lines.append(
             f"| {case.tool} | {case.case} | {case.nbytes // MIB} |"
             f" {statistics.median(case.seconds):.2f} | {speed[key]:.1f} |"
-            f" {min(rates):.0f}-{max(rates):.0f} | {ratio} |"
+            f" {min(rates):.0f}-{max(rates):.0f} | {ratio} | {gcm_ratio} |"
         )
     return "\n".join(lines)
 
