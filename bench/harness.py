@@ -5,13 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import re
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ftrack_api
-import httpx
-import sqlalchemy as sa
+# The server process is started as the tests start it: make the repository's tests importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import ftrack_api  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from tests import server_process  # noqa: E402
+
+# The benchmarks import these two from here.
+from tests.server_process import free_port as free_port  # noqa: E402
+from tests.server_process import stop_server as stop_server  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHOTBASE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -57,74 +60,17 @@ class Server:
         )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(data_dir: Path, database_url: str) -> Server:
-    """Start ``shotbase serve`` on a free port and wait until /health answers 200."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "shotbase.cli",
-        "serve",
-        "--data",
-        str(data_dir),
-        "--database",
-        database_url,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    api_key = ""
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"api key: (\S+)", line)
-        if found:
-            api_key = found.group(1)
-        if "serving on" in line:
-            break
-    while time.monotonic() < deadline and api_key:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                threading.Thread(target=_drain, args=(process,), daemon=True).start()
-                return Server(url, api_key, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    output = process.stdout.read() if process.stdout else ""
-    raise RuntimeError(f"shotbase serve did not start (or printed no api key):\n{output}")
+    """Start ``shotbase serve`` on a free port, on a new database, and wait until it answers.
 
-
-def _drain(process: subprocess.Popen[str]) -> None:
-    """Keep reading the server's output so that a full pipe never blocks it."""
-    assert process.stdout is not None
-    with process.stdout:
-        for _ in process.stdout:
-            pass
-
-
-def stop_server(server: Server) -> None:
-    """Stop a server started by :func:`start_server`."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    Raises:
+        RuntimeError: If the server does not start or prints no admin API key.
+    """
+    running = server_process.start_server(data_dir, database_url)
+    if not running.api_key:
+        stop_server(running)
+        raise RuntimeError("shotbase serve printed no api key (is its database new?)")
+    return Server(running.url, running.api_key, running.process, running.api_user)
 
 
 # Databases -----------------------------------------------------------------------------------

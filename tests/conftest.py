@@ -3,49 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
+
+# Test modules import these four from here.
+from tests.server_process import ServerProcess as ServerProcess
+from tests.server_process import free_port as free_port
+from tests.server_process import start_server as start_server
+from tests.server_process import stop_server as stop_server
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHOTBASE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """A running ``shotbase serve`` process."""
-
-    url: str
-    api_user: str
-    api_key: str
-    data_dir: Path
-    database_url: str
-    process: subprocess.Popen[str]
-
-    def call(self, operations: list[dict[str, Any]], **headers: str) -> httpx.Response:
-        """POST one batch to /api as the admin user."""
-        sent = {"ftrack-user": self.api_user, "ftrack-api-key": self.api_key, **headers}
-        return httpx.post(f"{self.url}/api", json=operations, headers=sent, timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -88,76 +60,6 @@ def database_url(
     url = new_postgres_database(admin)
     yield url
     drop_postgres_database(admin, url)
-
-
-def start_server(
-    data_dir: Path, database_url: str, *extra: str, port: int | None = None
-) -> ServerProcess:
-    """Start ``shotbase serve`` on ``port`` (default: a free one) and wait until it answers."""
-    port = port or free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "shotbase.cli",
-        "serve",
-        "--data",
-        str(data_dir),
-        "--database",
-        database_url,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        *extra,
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    api_key = ""
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"api key: (\S+)", line)
-        if found:
-            api_key = found.group(1)
-        if "serving on" in line:
-            break
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                drain(process)
-                return ServerProcess(url, "admin", api_key, data_dir, database_url, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    output = process.stdout.read() if process.stdout else ""
-    raise RuntimeError(f"shotbase serve did not start:\n{output}")
-
-
-def drain(process: subprocess.Popen[str]) -> None:
-    """Keep reading a server's output so that a full pipe never blocks it."""
-
-    def read() -> None:
-        assert process.stdout is not None
-        with process.stdout:
-            for _ in process.stdout:
-                pass
-
-    threading.Thread(target=read, daemon=True).start()
-
-
-def stop_server(server: ServerProcess) -> None:
-    """Stop a server started by :func:`start_server`."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,8 @@ callers catch classes and never match on message text.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 __all__ = [
     "AccessorConnectionError",
@@ -101,6 +102,13 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
         return None
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def _listed(items: Sequence[object], limit: int | None = None) -> str:
+    """``items`` joined by commas; past ``limit`` of them, the rest are counted: "and 3 more"."""
+    shown = ", ".join(str(item) for item in items[:limit])
+    hidden = len(items) - limit if limit is not None else 0
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 class ShotbaseError(Exception):
@@ -260,9 +268,8 @@ class EntityNotFoundError(ShotbaseError):
     http_status = 404
 
     def __init__(self, entity_type: str, key: Iterable[object]) -> None:
-        shown = ", ".join(str(part) for part in key)
-        super().__init__(f"No {entity_type} with key ({shown}) exists.")
         self.entity_type, self.key = entity_type, tuple(key)
+        super().__init__(f"No {entity_type} with key ({_listed(self.key)}) exists.")
 
 
 class ReferenceNotFoundError(EntityNotFoundError):
@@ -272,7 +279,7 @@ class ReferenceNotFoundError(EntityNotFoundError):
 
     def __init__(self, where: str, entity_type: str, key: Iterable[object]) -> None:
         super().__init__(entity_type, key)
-        shown = ", ".join(str(part) for part in self.key)
+        shown = _listed(self.key)
         self.message = f"{where} refers to a {entity_type} ({shown}) that does not exist."
         self.args = (self.message,)
         self.where = where
@@ -287,9 +294,8 @@ class DuplicateEntityError(ShotbaseError):
     http_status = 409
 
     def __init__(self, entity_type: str, key: Iterable[object]) -> None:
-        shown = ", ".join(str(part) for part in key)
-        super().__init__(f"A {entity_type} with key ({shown}) already exists.")
         self.entity_type, self.key = entity_type, tuple(key)
+        super().__init__(f"A {entity_type} with key ({_listed(self.key)}) already exists.")
 
 
 class LocationError(ShotbaseError):
@@ -308,40 +314,39 @@ class LocationError(ShotbaseError):
         self.details = dict(details or {})
 
 
-class ComponentNotInLocationError(LocationError):
+class _ComponentsLocationError(LocationError):
+    """Base of the errors about where some components are registered (not exported).
+
+    Subclasses set ``relation``, the words between the components and the location.
+    """
+
+    relation: ClassVar[str]
+
+    def __init__(self, components: Iterable[object], location: object) -> None:
+        self.components, self.location = list(components), location
+        shown = _listed(self.components, limit=5)
+        super().__init__(
+            f"Component(s) {shown} {self.relation} location {location}.",
+            {"components": self.components, "location": location},
+        )
+
+
+class ComponentNotInLocationError(_ComponentsLocationError):
     """Some components are not registered in the location."""
 
     code = "location.component_not_in_location"
     wire_name = "ComponentNotInLocationError"
     http_status = 404
-
-    def __init__(self, components: Iterable[object], location: object) -> None:
-        missing = list(components)
-        shown = ", ".join(str(component) for component in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        super().__init__(
-            f"Component(s) {shown}{more} not found in location {location}.",
-            {"components": missing, "location": location},
-        )
-        self.components, self.location = missing, location
+    relation = "not found in"
 
 
-class ComponentInLocationError(LocationError):
+class ComponentInLocationError(_ComponentsLocationError):
     """Some components are already registered in the location."""
 
     code = "location.component_in_location"
     wire_name = "ComponentInLocationError"
     http_status = 409
-
-    def __init__(self, components: Iterable[object], location: object) -> None:
-        present = list(components)
-        shown = ", ".join(str(component) for component in present[:5])
-        more = f" and {len(present) - 5} more" if len(present) > 5 else ""
-        super().__init__(
-            f"Component(s) {shown}{more} already exist in location {location}.",
-            {"components": present, "location": location},
-        )
-        self.components, self.location = present, location
+    relation = "already exist in"
 
 
 class AccessorError(ShotbaseError):

@@ -10,7 +10,12 @@ import pytest
 import shotbase
 import shotbase.errors
 from shotbase.errors import (
+    ComponentInLocationError,
+    ComponentNotInLocationError,
+    DuplicateEntityError,
+    EntityNotFoundError,
     QuerySyntaxError,
+    ReferenceNotFoundError,
     ShotbaseError,
     UnknownActionError,
     UnknownAttributeError,
@@ -78,6 +83,49 @@ def test_query_syntax_error_draws_a_caret_under_the_column() -> None:
     assert str(error) == (
         "expected 'where' at line 1, column 6\n  Shot wher name is \"sh010\"\n       ^"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (EntityNotFoundError("Shot", iter(["a", 1])), "No Shot with key (a, 1) exists."),
+        (DuplicateEntityError("Shot", ["a"]), "A Shot with key (a) already exists."),
+        (
+            ReferenceNotFoundError("Task.parent", "Shot", ["x", "y"]),
+            "Task.parent refers to a Shot (x, y) that does not exist.",
+        ),
+        (
+            ComponentNotInLocationError(["c1", "c2"], "disk"),
+            "Component(s) c1, c2 not found in location disk.",
+        ),
+        (
+            ComponentInLocationError(range(5), "disk"),
+            "Component(s) 0, 1, 2, 3, 4 already exist in location disk.",
+        ),
+        (
+            ComponentInLocationError(range(7), "disk"),
+            "Component(s) 0, 1, 2, 3, 4 and 2 more already exist in location disk.",
+        ),
+    ],
+    ids=["not-found", "duplicate", "reference", "not-in-location", "five", "more-than-five"],
+)
+def test_message_lists_keys_and_at_most_five_components(error: ShotbaseError, message: str) -> None:
+    assert str(error) == message
+    assert error.message == message
+
+
+def test_component_error_keeps_every_component_and_the_location() -> None:
+    error = ComponentNotInLocationError(iter(range(7)), "disk")
+
+    assert error.components == list(range(7))
+    assert error.location == "disk"
+    assert error.details == {"components": list(range(7)), "location": "disk"}
+
+
+def test_entity_error_keeps_the_key_given_as_an_iterator() -> None:
+    error = EntityNotFoundError("Shot", iter(["a", 1]))
+
+    assert (error.entity_type, error.key) == ("Shot", ("a", 1))
 
 
 @pytest.mark.parametrize(
