@@ -8,6 +8,7 @@ state, joined to it, whose short is DONE". That one form serves references, coll
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import operator as operators
 import threading
@@ -30,7 +31,7 @@ from shotbase.schema.relations import Relation
 from shotbase.schema.values import coerce_literal
 from shotbase.store.tables import TYPE_COLUMN, Tables
 
-__all__ = ["CompiledQuery", "QueryCompiler"]
+__all__ = ["MAX_BOUND_MATCHES", "CompiledQuery", "Prefetch", "QueryCompiler"]
 
 Condition = ColumnElement[bool]
 
@@ -63,6 +64,21 @@ AGGREGATES: dict[str, Any] = {
 }
 
 
+# A reference filter's matches are bound into the root select as values when there are at
+# most this many; with more, the database finds them itself in a sub-query.
+MAX_BOUND_MATCHES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetch:
+    """The matches of one reference filter (``project.full_name is "X"``), read before the
+    root select and bound into it under ``key``."""
+
+    key: str
+    statement: sa.Select[Any]  # limited to one row more than ``most``
+    most: int
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledQuery:
     """A root select plus what the loader needs to finish the answer."""
@@ -73,6 +89,13 @@ class CompiledQuery:
     offset: int
     limit: int | None
     joined: tuple[JoinedReference, ...] = ()
+    prefetch: tuple[Prefetch, ...] = ()
+
+
+# The prefetches of the query being compiled in this thread, when it binds its matches.
+_PREFETCHES: contextvars.ContextVar[list[Prefetch] | None] = contextvars.ContextVar(
+    "shotbase_prefetches", default=None
+)
 
 
 class QueryCompiler:
@@ -83,7 +106,7 @@ class QueryCompiler:
         self.schema = tables.schema
         # Compiled statements by query: a statement is immutable and carries its own values,
         # so a query asked again (a poll, a page re-read) skips building SQL altogether.
-        self._cache: OrderedDict[tuple[ast.Query, int | None], CompiledQuery] = OrderedDict()
+        self._cache: OrderedDict[tuple[ast.Query, int | None, bool], CompiledQuery] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._columns: dict[tuple[str, tuple[str, ...]], list[sa.Column[Any]]] = {}
@@ -102,19 +125,34 @@ class QueryCompiler:
             self._columns[key] = columns
         return columns
 
-    def compile(self, query: ast.Query, *, page_size: int | None = None) -> CompiledQuery:
+    def compile(
+        self, query: ast.Query, *, page_size: int | None = None, bind_matches: bool = False
+    ) -> CompiledQuery:
         """Compile the root select of ``query``: keys and type of each matching row, in order.
+
+        With ``bind_matches``, reference filters at the top of the ``where`` compare with
+        values read first (:meth:`read_matches`) instead of a sub-query: the database then
+        plans for the actual project or status. Otherwise a project with no tasks looks like
+        any other, and a page of its tasks walks every task in the table in key order
+        looking for the first one.
 
         Raises:
             UnknownEntityTypeError, UnknownAttributeError, QueryError, ValidationError.
         """
-        key = (query, page_size)
+        key = (query, page_size, bind_matches)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        compiled = self._compile(query, page_size)
+        prefetches: list[Prefetch] | None = [] if bind_matches else None
+        token = _PREFETCHES.set(prefetches)
+        try:
+            compiled = self._compile(query, page_size)
+        finally:
+            _PREFETCHES.reset(token)
+        if prefetches:
+            compiled = dataclasses.replace(compiled, prefetch=tuple(prefetches))
         with self._lock:
             self._cache[key] = compiled
             while len(self._cache) > self._cache_size:
@@ -152,6 +190,20 @@ class QueryCompiler:
             # One row more than asked tells whether another page follows.
             statement = statement.limit(limit + 1)
         return CompiledQuery(entity_type, table, statement, offset, limit, joined)
+
+    def read_matches(
+        self, compiled: CompiledQuery, connection: sa.Connection
+    ) -> dict[str, list[Any]] | None:
+        """The values to run ``compiled.statement`` with: each prefetch's matches, in order
+        (a later one may use an earlier one's). None when one has more than its ``most``
+        (:data:`MAX_BOUND_MATCHES`): compile without ``bind_matches`` then."""
+        values: dict[str, list[Any]] = {}
+        for prefetch in compiled.prefetch:
+            found = list(connection.execute(prefetch.statement, values).scalars())
+            if len(found) > prefetch.most:
+                return None
+            values[prefetch.key] = found
+        return values
 
     def continue_after(self, compiled: CompiledQuery, last_key: Any, offset: int) -> CompiledQuery:
         """``compiled`` (ordered by its single primary key alone, with no offset) resumed after
@@ -524,6 +576,13 @@ class QueryCompiler:
         matches = sa.select(target.c[remote]).where(*self.type_filter(target_type, target))
         if criteria is not None:
             matches = matches.where(self.condition(target_type, target, criteria, top=True))
+        prefetches = _PREFETCHES.get()
+        if prefetches is not None:
+            key = f"_matches_{len(prefetches)}"
+            statement = matches.distinct().limit(MAX_BOUND_MATCHES + 1)
+            prefetches.append(Prefetch(key, statement, MAX_BOUND_MATCHES))
+            bound = sa.bindparam(key, expanding=True, type_=owner.c[local].type)
+            return owner.c[local].in_(bound)
         inside: Condition = owner.c[local].in_(matches.offset(0))
         return inside
 

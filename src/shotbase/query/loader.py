@@ -98,10 +98,14 @@ class Loader:
         return f"Loader(entities={len(self.identities)})"
 
     def run(
-        self, compiled: CompiledQuery, projections: Sequence[ast.Projection]
+        self,
+        compiled: CompiledQuery,
+        projections: Sequence[ast.Projection],
+        values: dict[str, Any] | None = None,
     ) -> tuple[list[EntityRecord], int | None]:
-        """Run the root select, load projections, and say where the next page starts."""
-        rows = self._fetch(compiled.statement)
+        """Run the root select (with ``values`` from :meth:`QueryCompiler.read_matches`),
+        load projections, and say where the next page starts."""
+        rows = self._fetch(compiled.statement, values)
         next_offset = None
         if compiled.limit is not None and len(rows) > compiled.limit:
             rows = rows[: compiled.limit]

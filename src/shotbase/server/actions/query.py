@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shotbase.query.ast import Projection, Query
+from shotbase.query.compiler import CompiledQuery
 from shotbase.query.computed import ComputeContext
 from shotbase.query.loader import Loader, render
 from shotbase.query.parser import parse
@@ -33,19 +34,15 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
     cursor = None if context.changes else _cursor_key(state.schema.get(parsed.entity_type), parsed)
     version = state.page_cursors.version
     after = state.page_cursors.find(cursor, parsed.offset or 0) if cursor is not None else None
-    page_size = state.settings.page_size_limit
-    if after is None:
-        compiled = state.compiler.compile(parsed, page_size=page_size)
-    else:
-        unpaged = state.compiler.compile(
-            dataclasses.replace(parsed, offset=None), page_size=page_size
-        )
-        compiled = state.compiler.continue_after(unpaged, after, parsed.offset or 0)
+    root = parsed if after is None else dataclasses.replace(parsed, offset=None)
+    compiled, values = _compiled(context, root)
+    if after is not None:
+        compiled = state.compiler.continue_after(compiled, after, parsed.offset or 0)
     projections = parsed.projections
     loader = Loader(
         state.compiler, context.connection, ComputeContext(state.tables, context.base_url)
     )
-    records, next_offset = loader.run(compiled, projections)
+    records, next_offset = loader.run(compiled, projections, values)
     if cursor is not None and next_offset is not None and records:
         state.page_cursors.remember(cursor, next_offset, records[-1].key[0], version)
     normalize = context.options.get("denormalize") not in ("1", "true")
@@ -54,6 +51,23 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
         "data": render(records, normalize=normalize),
         "metadata": {"next": {"offset": next_offset}},
     }
+
+
+def _compiled(context: ActionContext, parsed: Query) -> tuple[CompiledQuery, dict[str, Any]]:
+    """The root select of ``parsed`` and the values to run it with.
+
+    On PostgreSQL the matches of its reference filters are read first and bound as values
+    when they are few, so that the plan fits the actual project or status. SQLite keeps no
+    statistics of single values, so there the database finds them in sub-queries.
+    """
+    compiler, page_size = context.state.compiler, context.state.settings.page_size_limit
+    if context.connection.dialect.name != "postgresql":
+        return compiler.compile(parsed, page_size=page_size), {}
+    compiled = compiler.compile(parsed, page_size=page_size, bind_matches=True)
+    values = compiler.read_matches(compiled, context.connection)
+    if values is None:
+        return compiler.compile(parsed, page_size=page_size), {}
+    return compiled, values
 
 
 def _cursor_key(entity_type: EntityType, parsed: Query) -> Query | None:
