@@ -13,7 +13,6 @@ import base64
 import hashlib
 import tempfile
 from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -24,7 +23,7 @@ from shotbase.errors import (
     AccessorUnsupportedOperationError,
     ShotbaseError,
 )
-from shotbase.storage.accessor.base import Accessor, ResourceFile
+from shotbase.storage.accessor.base import Accessor, ResourceFile, TransferFile
 
 if TYPE_CHECKING:
     from shotbase.client.session import Session
@@ -200,7 +199,7 @@ def _raise_for_status(response: StreamedResponse, resource_identifier: str, acti
     raise AccessorTransferFailedError(message, resource_identifier)
 
 
-class _ServerReader:
+class _ServerReader(TransferFile):
     """Streams one download; fails if fewer bytes arrive than the server announced."""
 
     def __init__(self, response: StreamedResponse, resource_identifier: str) -> None:
@@ -253,19 +252,8 @@ class _ServerReader:
         self._closed = True
         self._response.close()
 
-    def __enter__(self) -> _ServerReader:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _ServerWriter:
+class _ServerWriter(TransferFile):
     """Spools what is written, then uploads it on close (nothing is stored on failure)."""
 
     def __init__(self, accessor: ServerAccessor, resource_identifier: str) -> None:
@@ -313,17 +301,3 @@ class _ServerWriter:
         """Discard what was written; nothing is uploaded."""
         self._closed = True
         self._spool.close()
-
-    def __enter__(self) -> _ServerWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -11,8 +11,6 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
-import weakref
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import asyncssh
@@ -27,6 +25,7 @@ from shotbase.errors import (
     AccessorTransferFailedError,
 )
 from shotbase.storage.accessor._loop import LoopThread
+from shotbase.storage.accessor.base import ResourceReader, TemporaryFileWriter
 
 if TYPE_CHECKING:
     from asyncssh import SFTPClient, SFTPClientFile
@@ -149,7 +148,7 @@ def _discard_in_background(
     loop.submit(discard_remote(sftp, handle, temporary))
 
 
-class SFTPWriter:
+class SFTPWriter(TemporaryFileWriter):
     """Write to a remote temporary file with many writes in flight; rename on close.
 
     Args:
@@ -181,21 +180,10 @@ class SFTPWriter:
         self._buffer = bytearray()
         self._offset = 0
         self._pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
-        self._finalizer = weakref.finalize(
-            self, _discard_in_background, loop, sftp, handle, temporary
-        )
+        super().__init__(_discard_in_background, loop, sftp, handle, temporary)
 
     def __repr__(self) -> str:
         return f"SFTPWriter(target={self.target!r}, written={self._offset + len(self._buffer)})"
-
-    @property
-    def closed(self) -> bool:
-        """Whether the writer is closed (published or aborted)."""
-        return not self._finalizer.alive
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        """Refuse: the file is open for writing."""
-        raise ValueError("file is open for writing, not reading")
 
     def write(self, data: bytes, /) -> int:
         """Queue ``data``; full chunks are sent at once, without waiting for the reply.
@@ -290,26 +278,8 @@ class SFTPWriter:
         except (concurrent.futures.TimeoutError, RuntimeError):
             logger.warning("could not remove partial remote file %s", self.temporary)
 
-    def _check_open(self) -> None:
-        if not self._finalizer.alive:
-            raise ValueError("I/O operation on a closed writer")
 
-    def __enter__(self) -> SFTPWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class SFTPReader:
+class SFTPReader(ResourceReader):
     """Read a remote file with a window of read-ahead requests in flight.
 
     The size is taken when the file is opened; reading verifies that exactly that many bytes
@@ -407,13 +377,6 @@ class SFTPReader:
         self._position += len(data)
         return data
 
-    def write(self, data: bytes, /) -> int:
-        """Refuse: the file is open for reading."""
-        raise ValueError("file is open for reading, not writing")
-
-    def flush(self) -> None:
-        """Do nothing: readers hold no pending data."""
-
     def close(self) -> None:
         """Drop the read-ahead and close the remote file."""
         if self._closed:
@@ -425,14 +388,3 @@ class SFTPReader:
         self._current = b""
         # Nothing depends on the answer: the close is sent without waiting for it.
         self._loop.submit(close_quietly(self._handle, self.resource_identifier))
-
-    def __enter__(self) -> SFTPReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,27 +15,34 @@ import abc
 import errno
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from shotbase.errors import (
     AccessorContainerNotEmptyError,
     AccessorError,
+    AccessorParentResourceNotFoundError,
     AccessorPermissionDeniedError,
     AccessorResourceInvalidError,
     AccessorResourceNotFoundError,
     AccessorTransferFailedError,
 )
+from shotbase.storage.sequence import FileSequence
 
 __all__ = [
     "Accessor",
     "LocalPath",
     "LocalWriter",
     "ResourceFile",
+    "ResourceReader",
+    "TemporaryFileWriter",
+    "TransferFile",
     "error_from_os",
     "join_identifier",
+    "sequence_members",
     "split_identifier",
     "temporary_name",
 ]
@@ -45,6 +52,7 @@ WRITE_MODES = frozenset({"w", "wb"})
 COPY_CHUNK_SIZE = 1024 * 1024
 
 LocalPath = str | os.PathLike[str]
+_File = TypeVar("_File", bound="TransferFile")
 
 
 class ResourceFile(Protocol):
@@ -134,7 +142,6 @@ class Accessor(abc.ABC):
             AccessorResourceInvalidError: If a file already has that name.
         """
 
-    @abc.abstractmethod
     def get_container(self, resource_identifier: str) -> str:
         """Return the resource identifier of the container holding ``resource_identifier``.
 
@@ -143,6 +150,12 @@ class Accessor(abc.ABC):
         Raises:
             AccessorParentResourceNotFoundError: If ``resource_identifier`` is the root.
         """
+        parts = split_identifier(resource_identifier)
+        if not parts:
+            raise AccessorParentResourceNotFoundError(
+                "the root container has no container", resource_identifier
+            )
+        return join_identifier(parts[:-1])
 
     @abc.abstractmethod
     def open(self, resource_identifier: str, mode: str = "rb") -> ResourceFile:
@@ -284,6 +297,21 @@ def join_identifier(parts: Sequence[str]) -> str:
     return "/".join(parts)
 
 
+def sequence_members(
+    container: Sequence[str], sequence: FileSequence, names: Iterable[str]
+) -> list[str]:
+    """Return the identifiers of the entries of a container that belong to a sequence, sorted.
+
+    Args:
+        container: The container's path parts (see :func:`split_identifier`).
+        sequence: The sequence expression, parsed from the last part of its identifier.
+        names: The names of the container's entries.
+    """
+    return sorted(
+        join_identifier((*container, name)) for name in names if sequence.match(name) is not None
+    )
+
+
 def temporary_name(name: str) -> str:
     """Return a hidden, unique name beside ``name`` to write to before renaming."""
     return f".{name}.{uuid.uuid4().hex[:12]}.part"
@@ -313,7 +341,76 @@ def error_from_os(error: OSError, resource_identifier: str, operation: str) -> A
     return AccessorTransferFailedError(message, resource_identifier)
 
 
-class LocalWriter:
+class TransferFile(abc.ABC):
+    """The ``with`` handling shared by the accessors' file objects and :class:`LocalWriter`.
+
+    Leaving the block normally calls :meth:`close` (finish the transfer); leaving it by an
+    exception calls :meth:`abort` (abandon it, publishing nothing).
+    """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Finish the transfer."""
+
+    def abort(self) -> None:
+        """Abandon the transfer, publishing nothing; for a reader, the same as :meth:`close`."""
+        self.close()
+
+    def __enter__(self: _File) -> _File:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ResourceReader(TransferFile):
+    """A resource file open for reading: writes are refused and there is nothing to flush."""
+
+    def write(self, data: bytes, /) -> int:
+        """Refuse: the file is open for reading."""
+        raise ValueError("file is open for reading, not writing")
+
+    def flush(self) -> None:
+        """Do nothing: readers hold no pending data."""
+
+
+class TemporaryFileWriter(TransferFile):
+    """A resource file written under a temporary name and published by :meth:`close`.
+
+    The writer stays open until it is published or aborted; one dropped while still open has
+    its temporary file removed by ``discard(*args)``.
+
+    Args:
+        discard: Closes and removes the temporary file.
+        args: What ``discard`` is called with (never the writer itself, or it is never dropped).
+    """
+
+    def __init__(self, discard: Callable[..., object], *args: object) -> None:
+        self._finalizer = weakref.finalize(self, discard, *args)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the writer is closed (published or aborted)."""
+        return not self._finalizer.alive
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Refuse: the file is open for writing."""
+        raise ValueError("file is open for writing, not reading")
+
+    def _check_open(self) -> None:
+        if not self._finalizer.alive:
+            raise ValueError("I/O operation on a closed writer")
+
+
+class LocalWriter(TransferFile):
     """A local file written under a temporary name and renamed into place by :meth:`publish`.
 
     Used where an accessor copies data to the local disk (:meth:`Accessor.get_files`). Like
@@ -381,20 +478,14 @@ class LocalWriter:
         self._handle.close()
         self.temporary.unlink(missing_ok=True)
 
-    def __enter__(self) -> LocalWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            try:
-                self.publish()
-            except BaseException:
-                self.discard()
-                raise
-        else:
+    def close(self) -> None:
+        """Publish the file (see :meth:`publish`); if that fails, discard it."""
+        try:
+            self.publish()
+        except BaseException:
             self.discard()
+            raise
+
+    def abort(self) -> None:
+        """Discard the file (see :meth:`discard`)."""
+        self.discard()

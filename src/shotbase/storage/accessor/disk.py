@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 
 from shotbase.errors import (
@@ -21,8 +19,11 @@ from shotbase.storage.accessor.base import (
     WRITE_MODES,
     Accessor,
     ResourceFile,
+    ResourceReader,
+    TemporaryFileWriter,
     error_from_os,
     join_identifier,
+    sequence_members,
     split_identifier,
     temporary_name,
 )
@@ -90,11 +91,7 @@ class DiskAccessor(Accessor):
         if not folder.is_dir():
             return []
         names = [entry.name for entry in os.scandir(folder) if entry.is_file()]
-        return sorted(
-            join_identifier((*parts[:-1], name))
-            for name in names
-            if pattern.match(name) is not None
-        )
+        return sequence_members(parts[:-1], pattern, names)
 
     def list(self, resource_identifier: str) -> list[str]:
         """Return the resource identifiers in a container, sorted.
@@ -130,19 +127,6 @@ class DiskAccessor(Accessor):
             ) from error
         except OSError as error:
             raise error_from_os(error, resource_identifier, "make container") from error
-
-    def get_container(self, resource_identifier: str) -> str:
-        """Return the identifier of the folder holding ``resource_identifier`` (root: ``""``).
-
-        Raises:
-            AccessorParentResourceNotFoundError: If ``resource_identifier`` is the root.
-        """
-        parts = split_identifier(resource_identifier)
-        if not parts:
-            raise AccessorParentResourceNotFoundError(
-                "the root container has no container", resource_identifier
-            )
-        return join_identifier(parts[:-1])
 
     def open(self, resource_identifier: str, mode: str = "rb") -> ResourceFile:
         """Open a file for streaming; writes land under a temporary name until close.
@@ -215,7 +199,7 @@ class DiskAccessor(Accessor):
         return os.fspath(self._path(resource_identifier))
 
 
-class _DiskReader:
+class _DiskReader(ResourceReader):
     """A read-only view of an open file (no write, so misuse fails clearly)."""
 
     def __init__(self, handle: BinaryIO) -> None:
@@ -233,27 +217,9 @@ class _DiskReader:
         """Return up to ``size`` bytes (everything left when negative or None)."""
         return self._handle.read(-1 if size is None else size)
 
-    def write(self, data: bytes, /) -> int:
-        """Refuse: the file is open for reading."""
-        raise ValueError("file is open for reading, not writing")
-
-    def flush(self) -> None:
-        """Do nothing: readers hold no pending data."""
-
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
-
-    def __enter__(self) -> _DiskReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _discard(handle: BinaryIO, temporary: Path) -> None:
@@ -267,7 +233,7 @@ def _discard(handle: BinaryIO, temporary: Path) -> None:
         logger.warning("could not remove partial file %s", temporary, exc_info=True)
 
 
-class DiskWriter:
+class DiskWriter(TemporaryFileWriter):
     """Write to a temporary file beside the target; rename over the target on close.
 
     Args:
@@ -286,19 +252,10 @@ class DiskWriter:
             self._handle: BinaryIO = self.temporary.open("xb")
         except OSError as error:
             raise error_from_os(error, resource_identifier, "open") from error
-        self._finalizer = weakref.finalize(self, _discard, self._handle, self.temporary)
+        super().__init__(_discard, self._handle, self.temporary)
 
     def __repr__(self) -> str:
         return f"DiskWriter(path={os.fspath(self.path)!r}, written={self._written})"
-
-    @property
-    def closed(self) -> bool:
-        """Whether the writer is closed (published or aborted)."""
-        return not self._finalizer.alive
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        """Refuse: the file is open for writing."""
-        raise ValueError("file is open for writing, not reading")
 
     def write(self, data: bytes, /) -> int:
         """Write ``data``; on failure the partial file is removed.
@@ -356,21 +313,3 @@ class DiskWriter:
     def abort(self) -> None:
         """Stop writing and remove the partial file; the target is left untouched."""
         self._finalizer()
-
-    def _check_open(self) -> None:
-        if not self._finalizer.alive:
-            raise ValueError("I/O operation on a closed writer")
-
-    def __enter__(self) -> DiskWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

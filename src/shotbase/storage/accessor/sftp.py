@@ -57,6 +57,7 @@ from shotbase.storage.accessor.base import (
     LocalPath,
     ResourceFile,
     join_identifier,
+    sequence_members,
     split_identifier,
     temporary_name,
 )
@@ -317,12 +318,7 @@ class SFTPAccessor(Accessor):
         sftp, _, folder = await self._remote(join_identifier(parts[:-1]))
         if not await sftp.isdir(folder):
             return []
-        names = await sftp.listdir(folder)
-        return sorted(
-            join_identifier((*parts[:-1], name))
-            for name in names
-            if pattern.match(name) is not None
-        )
+        return sequence_members(parts[:-1], pattern, await sftp.listdir(folder))
 
     def list(self, resource_identifier: str) -> list[str]:
         """Return the resource identifiers in a folder, sorted.
@@ -387,19 +383,6 @@ class SFTPAccessor(Accessor):
                 resource_identifier,
             )
         await sftp.mkdir(path)
-
-    def get_container(self, resource_identifier: str) -> str:
-        """Return the identifier of the folder holding ``resource_identifier`` (root: ``""``).
-
-        Raises:
-            AccessorParentResourceNotFoundError: If ``resource_identifier`` is the root.
-        """
-        parts = split_identifier(resource_identifier)
-        if not parts:
-            raise AccessorParentResourceNotFoundError(
-                "the root container has no container", resource_identifier
-            )
-        return join_identifier(parts[:-1])
 
     def open(self, resource_identifier: str, mode: str = "rb") -> ResourceFile:
         """Open a remote file for pipelined streaming; writes go to a temporary name.
