@@ -87,6 +87,20 @@ class LocationRegistry:
                 setup = self._setups[location_id] = LocationSetup()
             return setup
 
+    def close_accessors(self) -> None:
+        """Close what the accessors hold open (an SFTP connection), each once; an accessor
+        used again opens anew. A failure is logged: closing goes on."""
+        with self._lock:
+            accessors = {id(setup.accessor): setup.accessor for setup in self._setups.values()}
+        for accessor in accessors.values():
+            close = getattr(accessor, "close", None)
+            if not callable(close):
+                continue
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - the session closes whatever happens
+                logger.warning("could not close the accessor %r: %s", accessor, exc)
+
 
 def is_container(component: Entity) -> bool:
     """Whether ``component`` is a container (its type has ``members``)."""

@@ -261,10 +261,12 @@ class Session(ComponentActions, server_actions.ServerActions):
         check_server_version(self._server_information.get("version"))
 
     def close(self) -> None:
-        """Close the connection (and the event hub); further calls fail."""
+        """Close the connection, the event hub and the locations' accessors (their SFTP
+        connections); further calls fail."""
         if self._closed:
             return
         self._closed = True
+        self._locations.close_accessors()
         if self._event_hub is not None and hasattr(self._event_hub, "disconnect"):
             with contextlib.suppress(Exception):
                 self._event_hub.disconnect()

@@ -391,3 +391,32 @@ def test_failed_batch_copy_leaves_no_files(session: Session, tmp_path: Path) -> 
 
     assert not [path for path in root.rglob("*") if path.is_file()]
     assert location.get_component_availability(sequence) == 0.0
+
+
+class ClosingAccessor(DiskAccessor):
+    """A disk accessor that counts how often it is closed (an SFTP accessor drops its
+    connection there)."""
+
+    closed_count = 0
+
+    def close(self) -> None:
+        type(self).closed_count += 1
+
+
+class FailingAccessor(DiskAccessor):
+    def close(self) -> None:
+        raise OSError("connection already gone")
+
+
+def test_closing_the_session_closes_each_accessor_once(local_path: Path, tmp_path: Path) -> None:
+    shared = ClosingAccessor(tmp_path / "shared")
+    with Session.local(local_path) as session:
+        first, second = (
+            disk_location(session, tmp_path / "a"),
+            disk_location(session, tmp_path / "b"),
+        )
+        third = disk_location(session, tmp_path / "c")
+        first.accessor = second.accessor = shared
+        third.accessor = FailingAccessor(tmp_path / "c")  # its failure stops nothing
+    assert ClosingAccessor.closed_count == 1
+    assert session.closed
