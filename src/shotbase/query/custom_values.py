@@ -24,7 +24,7 @@ from shotbase.store.custom_attributes import HIERARCHICAL_KINDS, owner_kind
 from shotbase.store.tables import TYPE_COLUMN, Tables
 
 if TYPE_CHECKING:
-    from shotbase.query.compiler import QueryCompiler
+    from shotbase.query.conditions import ConditionCompiler
 
 __all__ = ["DefaultNumber", "DefaultText", "defaulted_values"]
 
@@ -98,7 +98,7 @@ def _postgresql_number(element: DefaultNumber, compiler: SQLCompiler, **kw: Any)
 
 
 def defaulted_values(
-    compiler: QueryCompiler,
+    compiler: ConditionCompiler,
     owner_type: EntityType,
     owner: sa.FromClause,
     value_type: EntityType,
