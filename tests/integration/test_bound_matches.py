@@ -15,6 +15,7 @@ from shotbase.server.batch import run_batch
 from shotbase.server.state import ServerState, prepare_database
 from shotbase.settings import Settings
 from shotbase.store.accounts import Account, find_user
+from shotbase.store.planner_statistics import ColumnValues
 
 SHOTS = 5
 TASKS_PER_SHOT = 3
@@ -153,3 +154,26 @@ def test_matches_are_prefetched_in_the_order_they_depend_on_each_other(studio: S
 def test_without_bound_matches_nothing_is_prefetched(studio: Studio) -> None:
     compiled = studio.state.compiler.compile(parse('Task where project.name is "alpha"'))
     assert compiled.prefetch == ()
+
+
+def test_columns_with_many_values_are_told_apart_by_the_statistics(studio: Studio) -> None:
+    values = ColumnValues()
+    with studio.state.database.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE spread (many integer, few integer)")
+        connection.exec_driver_sql(
+            "INSERT INTO spread SELECT n, mod(n, 3) FROM generate_series(1, 5000) AS n"
+            if connection.dialect.name == "postgresql"
+            else "INSERT INTO spread VALUES (1, 1)"
+        )
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ANALYZE spread")
+    try:
+        with studio.state.database.engine.connect() as connection:
+            postgresql = connection.dialect.name == "postgresql"
+            # SQLite keeps no statistics of values: every column counts as having few.
+            assert values.few(connection, "spread", "many") is not postgresql
+            assert values.few(connection, "spread", "few")
+            assert values.few(connection, "spread", "not_analyzed_yet")
+    finally:
+        with studio.state.database.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE spread")

@@ -21,6 +21,7 @@ class Prefetch:
     key: str
     statement: sa.Select[Any]  # limited to one row more than ``most``
     most: int
+    column: tuple[str, str]  # the (table, column) compared with the matches
 
 
 @dataclass(frozen=True, slots=True)

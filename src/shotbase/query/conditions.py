@@ -369,9 +369,11 @@ class ConditionCompiler:
         if most is not None:
             key = f"_matches_{len(self.prefetches)}"
             statement = matches.distinct().limit(most + 1)
-            self.prefetches.append(Prefetch(key, statement, most))
-            bound = sa.bindparam(key, expanding=True, type_=owner_table.c[local].type)
-            return owner_table.c[local].in_(bound)
+            compared = owner_table.c[local]
+            base = next(iter(compared.base_columns))  # through an alias, to its table
+            self.prefetches.append(Prefetch(key, statement, most, (base.table.name, base.name)))
+            bound = sa.bindparam(key, expanding=True, type_=compared.type)
+            return compared.in_(bound)
         inside: Condition = owner_table.c[local].in_(matches.offset(0))
         return inside
 

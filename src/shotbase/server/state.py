@@ -13,7 +13,7 @@ from shotbase.server.page_cursors import PageCursors
 from shotbase.settings import Settings
 from shotbase.store import Database, Tables, build_tables, open_database, upgrade
 from shotbase.store.accounts import create_user, has_users, issue_key
-from shotbase.store.planner_statistics import PlannerStatistics
+from shotbase.store.planner_statistics import ColumnValues, PlannerStatistics
 from shotbase.store.seed import seed
 
 __all__ = ["ServerState", "prepare_database"]
@@ -34,6 +34,7 @@ class ServerState:
     upload_signer: UploadSigner
     planner_statistics: PlannerStatistics
     page_cursors: PageCursors = field(default_factory=PageCursors)
+    column_values: ColumnValues = field(default_factory=ColumnValues)
 
     def __repr__(self) -> str:
         return f"ServerState({self.database!r})"

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import sqlalchemy as sa
 
 from shotbase.store.engine import Database
 from shotbase.store.tables import Tables
 
-__all__ = ["STATISTICS_ROWS", "PlannerStatistics", "refresh_if_stale"]
+__all__ = ["FEW_VALUES", "STATISTICS_ROWS", "ColumnValues", "PlannerStatistics", "refresh_if_stale"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +107,48 @@ class PlannerStatistics:
 
 def _threshold(largest: int) -> int:
     return max(STATISTICS_ROWS, largest // 2)
+
+
+# A column with at most this many distinct values (a project, a status, a type) has values
+# whose share of the rows differs widely; one with more (a parent) has a few rows per value.
+FEW_VALUES = 1000
+COLUMN_VALUES_SECONDS = 300.0
+
+_N_DISTINCT = sa.text(
+    "SELECT n_distinct FROM pg_stats"
+    " WHERE schemaname = current_schema() AND tablename = :table AND attname = :column"
+)
+
+
+class ColumnValues:
+    """Which columns hold few distinct values, by PostgreSQL's statistics (``pg_stats``),
+    remembered for a few minutes.
+
+    A filter on such a column is planned better with the actual values: the share of rows
+    of a given project or status varies, and the planner knows it only for a value it sees.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ColumnValues(known={len(self._known)})"
+
+    def few(self, connection: sa.Connection, table: str, column: str) -> bool:
+        """Whether ``table.column`` holds at most :data:`FEW_VALUES` distinct values; true
+        without statistics (a table not analyzed yet), or on a database other than
+        PostgreSQL."""
+        if connection.dialect.name != "postgresql":
+            return True
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get((table, column))
+        if known is not None and now - known[0] < COLUMN_VALUES_SECONDS:
+            return known[1]
+        found = connection.execute(_N_DISTINCT, {"table": table, "column": column}).first()
+        # Positive: that many values; negative: minus the share of rows, so they grow with it.
+        few = found is None or found[0] is None or 0 <= found[0] <= FEW_VALUES
+        with self._lock:
+            self._known[(table, column)] = (now, few)
+        return few
