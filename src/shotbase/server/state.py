@@ -33,8 +33,8 @@ class ServerState:
     file_store: FileStore
     upload_signer: UploadSigner
     planner_statistics: PlannerStatistics
+    column_values: ColumnValues
     page_cursors: PageCursors = field(default_factory=PageCursors)
-    column_values: ColumnValues = field(default_factory=ColumnValues)
 
     def __repr__(self) -> str:
         return f"ServerState({self.database!r})"
@@ -59,6 +59,7 @@ class ServerState:
             FileStore(data / "files"),
             UploadSigner.in_directory(data),
             PlannerStatistics(database, tables),
+            ColumnValues(tables),
         )
 
     def close(self) -> None:

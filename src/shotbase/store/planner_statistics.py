@@ -18,9 +18,15 @@ import time
 import sqlalchemy as sa
 
 from shotbase.store.engine import Database
-from shotbase.store.tables import Tables
+from shotbase.store.tables import TYPE_COLUMN, Tables
 
-__all__ = ["FEW_VALUES", "STATISTICS_ROWS", "ColumnValues", "PlannerStatistics", "refresh_if_stale"]
+__all__ = [
+    "ROWS_PER_VALUE",
+    "STATISTICS_ROWS",
+    "ColumnValues",
+    "PlannerStatistics",
+    "refresh_if_stale",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -109,46 +115,69 @@ def _threshold(largest: int) -> int:
     return max(STATISTICS_ROWS, largest // 2)
 
 
-# A column with at most this many distinct values (a project, a status, a type) has values
-# whose share of the rows differs widely; one with more (a parent) has a few rows per value.
-FEW_VALUES = 1000
+# A column whose values each cover this many rows on average (a project, a status, a type)
+# has values whose share of the rows differs widely; one with fewer rows a value (a parent)
+# is planned well without knowing the value.
+ROWS_PER_VALUE = 1000
 COLUMN_VALUES_SECONDS = 300.0
 
-_N_DISTINCT = sa.text(
-    "SELECT n_distinct FROM pg_stats"
-    " WHERE schemaname = current_schema() AND tablename = :table AND attname = :column"
+_POSTGRESQL_SPREAD = sa.text(
+    "SELECT s.n_distinct, c.reltuples FROM pg_stats s"
+    " JOIN pg_class c ON c.relname = s.tablename"
+    " AND c.relnamespace = to_regnamespace(s.schemaname)"
+    " WHERE s.schemaname = current_schema() AND s.tablename = :table AND s.attname = :column"
 )
 
 
 class ColumnValues:
-    """Which columns hold few distinct values, by PostgreSQL's statistics (``pg_stats``),
-    remembered for a few minutes.
+    """For which columns a filter is planned better when the database is given the values
+    it compares with, instead of a sub-query that finds them.
 
-    A filter on such a column is planned better with the actual values: the share of rows
-    of a given project or status varies, and the planner knows it only for a value it sees.
+    - PostgreSQL: columns whose values each cover many rows by its statistics (``pg_stats``,
+      remembered for a few minutes): the share of rows of a given project or status varies,
+      and the planner sees it only for a value it is given.
+    - SQLite: columns with an index that starts with the column and the entity type
+      (``project_id``): with one value it walks that project's rows of that type in key
+      order; it keeps no statistics of single values.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
         self._known: dict[tuple[str, str], tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ColumnValues(known={len(self._known)})"
 
-    def few(self, connection: sa.Connection, table: str, column: str) -> bool:
-        """Whether ``table.column`` holds at most :data:`FEW_VALUES` distinct values; true
-        without statistics (a table not analyzed yet), or on a database other than
-        PostgreSQL."""
-        if connection.dialect.name != "postgresql":
-            return True
+    def worth_binding(self, connection: sa.Connection, table: str, column: str) -> bool:
+        """Whether filters on ``table.column`` should be given their values (see above);
+        false without statistics on PostgreSQL (a small table never analyzed)."""
         now = time.monotonic()
         with self._lock:
             known = self._known.get((table, column))
         if known is not None and now - known[0] < COLUMN_VALUES_SECONDS:
             return known[1]
-        found = connection.execute(_N_DISTINCT, {"table": table, "column": column}).first()
-        # Positive: that many values; negative: minus the share of rows, so they grow with it.
-        few = found is None or found[0] is None or 0 <= found[0] <= FEW_VALUES
+        if connection.dialect.name == "postgresql":
+            rows = _rows_per_value(connection, table, column)
+            worth = rows is not None and rows >= ROWS_PER_VALUE
+        else:
+            worth = self._indexed_with_type(table, column)
         with self._lock:
-            self._known[(table, column)] = (now, few)
-        return few
+            self._known[(table, column)] = (now, worth)
+        return worth
+
+    def _indexed_with_type(self, table: str, column: str) -> bool:
+        stored = next((t for t in self.tables.metadata.sorted_tables if t.name == table), None)
+        return stored is not None and any(
+            [c.name for c in index.columns][:2] == [column, TYPE_COLUMN] for index in stored.indexes
+        )
+
+
+def _rows_per_value(connection: sa.Connection, table: str, column: str) -> float | None:
+    """Rows per distinct value of ``table.column`` by PostgreSQL's statistics."""
+    found = connection.execute(_POSTGRESQL_SPREAD, {"table": table, "column": column}).first()
+    if found is None or not found[0]:
+        return None
+    # Positive: that many values; negative: minus their share of the rows.
+    distinct, total = float(found[0]), float(found[1])
+    return total / distinct if distinct > 0 else 1 / -distinct

@@ -167,6 +167,11 @@ def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
             continue
         tail = [k for k in root.primary_key if k != column] if column in PAGING_COLUMNS else []
         indexes.append(sa.Index(_index_name(name, column), column, *tail))
+    if "project_id" in columns and len(list(root.descendants())) > 1:
+        # One project's rows of one type in key order: a page of a small project's tasks
+        # reads just those, where the type's index would walk every task of every project.
+        group = ("project_id", TYPE_COLUMN, *root.primary_key)
+        indexes.append(sa.Index(_index_name(name, "_".join(group[:2])), *group))
     return sa.Table(name, metadata, *table_columns, *indexes)
 
 

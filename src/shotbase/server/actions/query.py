@@ -56,21 +56,19 @@ def query(context: ActionContext, operation: Mapping[str, Any]) -> Any:
 def _compiled(context: ActionContext, parsed: Query) -> tuple[CompiledQuery, dict[str, Any]]:
     """The root select of ``parsed`` and the values to run it with.
 
-    On PostgreSQL the matches of its reference filters are read first and bound as values
-    when they are few and a filtered column holds few distinct values (a project, a status),
-    so that the plan fits the actual project or status. SQLite keeps no
-    statistics of single values, so there the database finds them in sub-queries.
+    Where a reference filter compares a column the database plans better for with its
+    values (:class:`~shotbase.store.planner_statistics.ColumnValues`: a project, a status),
+    its matches are read first and bound (when there are few of them), so that the plan
+    fits the actual project: PostgreSQL then knows how many rows it holds, SQLite walks the
+    index of that one project. Otherwise the database finds the matches in sub-queries, and
+    no round trip is spent.
     """
     compiler, page_size = context.state.compiler, context.state.settings.page_size_limit
-    if context.connection.dialect.name != "postgresql":
-        return compiler.compile(parsed, page_size=page_size), {}
     compiled = compiler.compile(parsed, page_size=page_size, bind_matches=True)
     column_values, connection = context.state.column_values, context.connection
-    if not any(column_values.few(connection, *each.column) for each in compiled.prefetch):
-        # Every filtered column has many values (a parent): the generic plan fits already,
-        # and reading the matches first would only cost a round trip.
+    if not any(column_values.worth_binding(connection, *each.column) for each in compiled.prefetch):
         return compiler.compile(parsed, page_size=page_size), {}
-    values = compiler.read_matches(compiled, context.connection)
+    values = compiler.read_matches(compiled, connection)
     if values is None:
         return compiler.compile(parsed, page_size=page_size), {}
     return compiled, values
