@@ -44,8 +44,8 @@ class ServerState:
         """Open the database named by ``settings`` and bring it up to date."""
         Path(settings.data).mkdir(parents=True, exist_ok=True)
         schema = load_builtin_schema()
-        tables = build_tables(schema)
         database = open_database(settings.database_url)
+        tables = build_tables(schema, database.dialect)
         upgrade(database.engine, tables)
         with database.transaction(write=True) as connection:
             seed(tables, connection)

@@ -96,8 +96,9 @@ class Tables:
         return found
 
 
-def build_tables(schema: Schema) -> Tables:
-    """Generate the tables for every family of ``schema``.
+def build_tables(schema: Schema, dialect: str | None = None) -> Tables:
+    """Generate the tables for every family of ``schema`` (for the database ``dialect``,
+    when known: some indexes serve one kind of database only).
 
     Raises:
         SchemaError: If two members of one family declare one attribute with different types.
@@ -105,7 +106,7 @@ def build_tables(schema: Schema) -> Tables:
     metadata = sa.MetaData()
     relations = resolve_relations(schema)
     families = {
-        root.id: _family_table(metadata, root)
+        root.id: _family_table(metadata, root, dialect)
         for root in schema.types.values()
         if root.base is None
     }
@@ -137,7 +138,7 @@ def build_tables(schema: Schema) -> Tables:
     return Tables(schema, metadata, relations, families, links, api_key, closure)
 
 
-def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
+def _family_table(metadata: sa.MetaData, root: EntityType, dialect: str | None) -> sa.Table:
     columns: dict[str, DataType] = {}
     for member in root.descendants():
         for attribute in member.attributes.values():
@@ -167,9 +168,11 @@ def _family_table(metadata: sa.MetaData, root: EntityType) -> sa.Table:
             continue
         tail = [k for k in root.primary_key if k != column] if column in PAGING_COLUMNS else []
         indexes.append(sa.Index(_index_name(name, column), column, *tail))
-    if "project_id" in columns and len(list(root.descendants())) > 1:
-        # One project's rows of one type in key order: a page of a small project's tasks
-        # reads just those, where the type's index would walk every task of every project.
+    if "project_id" in columns and len(list(root.descendants())) > 1 and dialect != "postgresql":
+        # One project's rows of one type in key order: on SQLite, which keeps no statistics
+        # of single values, a page of a small project's tasks reads just those, where the
+        # type's index would walk every task of every project. PostgreSQL plans that from
+        # the project's own statistics with the indexes above.
         group = ("project_id", TYPE_COLUMN, *root.primary_key)
         indexes.append(sa.Index(_index_name(name, "_".join(group[:2])), *group))
     return sa.Table(name, metadata, *table_columns, *indexes)
