@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +22,6 @@ from shotbase.query.compiled import CompiledQuery, Prefetch
 from shotbase.query.conditions import ConditionCompiler
 from shotbase.query.resolution import Condition
 from shotbase.schema.model import EntityType
-from shotbase.schema.relations import Relation
 from shotbase.store.tables import Tables
 
 __all__ = ["MAX_BOUND_MATCHES", "CompiledQuery", "Prefetch", "QueryCompiler"]
@@ -47,11 +45,9 @@ class QueryCompiler:
         self._columns: dict[tuple[str, tuple[str, ...]], list[sa.Column[Any]]] = {}
         # Statements the loader builds once and runs with new values (keys to fetch).
         self.statements: dict[tuple[Any, ...], Any] = {}
-        # Conditions with their matches in sub-queries: nothing to collect, so one serves all.
+        # Conditions with their matches in sub-queries (aggregates): nothing to collect, so
+        # one serves all.
         self._conditions = ConditionCompiler(tables)
-        #: Compile a where-expression evaluated against rows of a table
-        #: (:meth:`ConditionCompiler.condition`), its matches in sub-queries.
-        self.condition = self._conditions.condition
 
     def __repr__(self) -> str:
         return f"QueryCompiler({self.tables!r})"
@@ -124,18 +120,6 @@ class QueryCompiler:
             QueryError: If a selected value is neither aggregated nor grouped.
         """
         return root_select.aggregate_select(self._conditions, query)
-
-    def order_column(
-        self, entity_type: EntityType, table: sa.FromClause, path: Sequence[str]
-    ) -> sa.ColumnElement[Any]:
-        """A column, or a scalar subquery through references, to order rows by."""
-        return root_select.order_column(self.tables, entity_type, table, path)
-
-    def related(
-        self, relation: Relation, owner: sa.FromClause, target: sa.FromClause
-    ) -> sa.Select[Any]:
-        """``select 1 from target`` joined to the owner row by ``relation``."""
-        return resolution.related(self.tables, relation, owner, target)
 
     def type_filter(self, entity_type: EntityType, table: sa.FromClause) -> list[Condition]:
         """Rows of ``entity_type`` and its subtypes only, when its table holds other types."""

@@ -167,7 +167,7 @@ class ColumnValues:
         return worth
 
     def _indexed_with_type(self, table: str, column: str) -> bool:
-        stored = next((t for t in self.tables.metadata.sorted_tables if t.name == table), None)
+        stored = self.tables.metadata.tables.get(table)
         return stored is not None and any(
             [c.name for c in index.columns][:2] == [column, TYPE_COLUMN] for index in stored.indexes
         )

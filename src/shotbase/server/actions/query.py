@@ -65,6 +65,8 @@ def _compiled(context: ActionContext, parsed: Query) -> tuple[CompiledQuery, dic
     """
     compiler, page_size = context.state.compiler, context.state.settings.page_size_limit
     compiled = compiler.compile(parsed, page_size=page_size, bind_matches=True)
+    if not compiled.prefetch:
+        return compiled, {}  # no reference filter: the same statement either way
     column_values, connection = context.state.column_values, context.connection
     if not any(column_values.worth_binding(connection, *each.column) for each in compiled.prefetch):
         return compiler.compile(parsed, page_size=page_size), {}
